@@ -1,0 +1,77 @@
+"""Shared fixtures: every test runs offline, with its own Digit Lab and Keras homes."""
+
+import hashlib
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import h5py
+import keras
+import pytest
+from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
+
+
+@pytest.fixture(autouse=True)
+def isolated_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs, caches and Keras downloads go to a fresh folder, never the user's."""
+    monkeypatch.setenv("DIGITLAB_HOME", str(tmp_path / "digitlab"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("DIGITLAB_WEIGHTS", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def vgg16_weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A VGG16 no-top weights file in the same legacy HDF5 layout as the ImageNet file.
+
+    The values are a seeded random init (the real file can't be downloaded here); the
+    loading code is the same one that reads the ImageNet file.
+    """
+    keras.utils.set_random_seed(1)
+    base_model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path_factory.mktemp("weights") / "vgg16_notop.h5"
+    with h5py.File(path, "w") as handle:
+        save_weights_to_hdf5_group(handle, base_model)
+    return path
+
+
+def md5_of(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+class FileServer:
+    """An HTTP server on 127.0.0.1 serving fixed bytes at fixed paths (a stand-in internet)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        files = self.files
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    server = FileServer()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()

@@ -1,0 +1,86 @@
+"""Step 5: bottleneck features, computed once and cached, with damaged caches rebuilt."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tl_core.data import load_embedded
+from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
+from tl_core.model import build_base_model, resolve_weights
+
+
+@pytest.fixture(scope="module")
+def extract():
+    return feature_extractor(build_base_model(32, resolve_weights("random")), 32)
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    return load_embedded().x_test[:40]
+
+
+class CountingExtractor:
+    """Wraps the real extractor to count how many images reach the base."""
+
+    def __init__(self, extract) -> None:
+        self.extract, self.images = extract, 0
+
+    def __call__(self, batch):
+        self.images += int(batch.shape[0])
+        return self.extract(batch)
+
+
+def test_features_have_the_bottleneck_shape(extract, digits: np.ndarray) -> None:
+    features, hit = cached_features(None, extract, digits, "unused")
+    assert features.shape == (40, 1, 1, 512) and features.dtype == np.float32
+    assert not hit
+
+
+def test_second_request_is_served_from_the_cache(tmp_path: Path, extract, digits) -> None:
+    cache, counting = FeatureCache(tmp_path), CountingExtractor(extract)
+    key = cache_key(digits, 32, "random-seed-0")
+    first, hit_first = cached_features(cache, counting, digits, key)
+    second, hit_second = cached_features(cache, counting, digits, key)
+    assert (hit_first, hit_second) == (False, True)
+    assert counting.images == 40  # the base ran once
+    assert np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "record"])
+def test_a_damaged_cache_is_detected_and_rebuilt(tmp_path, extract, digits, damage) -> None:
+    cache, counting = FeatureCache(tmp_path), CountingExtractor(extract)
+    key = cache_key(digits, 32, "random-seed-0")
+    original, _ = cached_features(cache, counting, digits, key)
+    data_path = tmp_path / f"{key}.npy"
+    raw = bytearray(data_path.read_bytes())
+    if damage == "truncate":
+        data_path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":
+        raw[-5] ^= 0xFF
+        data_path.write_bytes(bytes(raw))
+    else:
+        (tmp_path / f"{key}.json").write_text("{broken")
+    assert cache.load(key) is None
+    rebuilt, hit = cached_features(cache, counting, digits, key)
+    assert not hit and counting.images == 80
+    assert np.array_equal(rebuilt, original)
+    assert cache.load(key) is not None
+
+
+def test_key_changes_with_images_size_and_weights(digits: np.ndarray) -> None:
+    key = cache_key(digits, 32, "w1")
+    changed = digits.copy()
+    changed[0, 0, 0] ^= 1
+    assert (
+        len(
+            {
+                key,
+                cache_key(changed, 32, "w1"),
+                cache_key(digits, 48, "w1"),
+                cache_key(digits, 32, "w2"),
+            }
+        )
+        == 4
+    )
+    assert key == cache_key(digits.copy(), 32, "w1")

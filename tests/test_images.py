@@ -1,0 +1,90 @@
+"""From canvas drawings, photos and scans to MNIST-style 28x28 digits, and bad images."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tl_core.errors import ImageError, NoDigitFound
+from tl_core.images import digit_from_image, read_image
+
+
+def canvas(draw_strokes) -> np.ndarray:
+    """A 280x280 RGBA canvas like streamlit-drawable-canvas returns: transparent + white ink."""
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    draw_strokes(ImageDraw.Draw(image))
+    return np.asarray(image)
+
+
+def seven(draw: ImageDraw.ImageDraw) -> None:
+    draw.line([(60, 40), (200, 40), (110, 250)], fill=(255, 255, 255, 255), width=18)
+
+
+def test_a_drawing_becomes_a_centred_20_pixel_digit() -> None:
+    digit = digit_from_image(canvas(seven))
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    ink = np.argwhere(digit > 30)
+    height, width = ink.max(axis=0) - ink.min(axis=0) + 1
+    assert max(height, width) in (19, 20, 21)
+    rows, cols = np.indices(digit.shape)
+    mass = digit.astype(float)
+    centre = ((rows * mass).sum() / mass.sum(), (cols * mass).sum() / mass.sum())
+    assert centre == pytest.approx((14, 14), abs=1.0)
+    assert digit.max() > 200
+
+
+def test_dark_ink_on_paper_is_inverted_like_mnist() -> None:
+    photo = 255 - canvas(seven)[..., 3]  # black ink on a white page, gray scan
+    digit = digit_from_image(photo)
+    assert digit[0, 0] == 0 and digit.max() > 200
+    rgb = np.stack([photo] * 3, axis=-1)
+    assert np.array_equal(digit_from_image(rgb), digit)
+
+
+@pytest.mark.parametrize(
+    ("strokes", "message"),
+    [
+        (lambda draw: None, "empty: draw a digit"),
+        (lambda draw: draw.ellipse((130, 130, 145, 145), fill=(255,) * 4), "too small"),
+        (lambda draw: draw.rectangle((0, 0, 280, 280), fill=(255,) * 4), "whole image is ink"),
+    ],
+    ids=["empty", "dot", "painted"],
+)
+def test_no_digit_found_says_why(strokes, message: str) -> None:
+    with pytest.raises(NoDigitFound, match=message):
+        digit_from_image(canvas(strokes))
+
+
+def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def test_png_and_jpeg_are_read() -> None:
+    rgba = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+    assert read_image(png_bytes(rgba)).shape == (30, 40, 4)
+    assert read_image(png_bytes(Image.new("RGB", (40, 30)), "JPEG")).shape == (30, 40, 3)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"hello, I am a text file", "not a PNG or JPEG"),
+        (png_bytes(Image.new("L", (10, 10)), "GIF"), "not a PNG or JPEG"),
+        (png_bytes(Image.new("L", (300, 300)))[:100], "damaged or incomplete"),
+        (png_bytes(Image.new("1", (6000, 5000))), "too many"),
+        (b"\x89PNG" + bytes(6 * 1024 * 1024), "larger than 5 MB"),
+    ],
+    ids=["text", "gif", "truncated", "huge-pixels", "huge-file"],
+)
+def test_bad_images_get_one_clear_sentence(data: bytes, message: str) -> None:
+    with pytest.raises(ImageError, match=message):
+        read_image(data)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="Cannot read"):
+        read_image(tmp_path / "nope.png")

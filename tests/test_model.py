@@ -1,0 +1,120 @@
+"""Step 4: the frozen VGG16 base, the new head, and where the ImageNet weights come from."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import md5_of
+
+from tl_core.download import Download
+from tl_core.errors import WeightsUnavailable
+from tl_core.model import (
+    IMAGENET_DOWNLOAD,
+    build_base_model,
+    build_full_model,
+    build_head,
+    parameter_counts,
+    resolve_weights,
+    unfreeze_top_block,
+)
+
+
+def reference_weights(path: Path) -> list[np.ndarray]:
+    model = keras.applications.VGG16(include_top=False, weights=str(path), input_shape=(32, 32, 3))
+    return model.get_weights()
+
+
+def test_frozen_base_has_no_trainable_weights_and_head_has_the_expected_count() -> None:
+    base_model = build_base_model(32, resolve_weights("random"))
+    assert base_model.trainable_weights == []
+    assert base_model.output_shape == (None, 1, 1, 512)
+    head = build_head(base_model.output_shape[1:], 512)
+    model = build_full_model(base_model, head)
+    trainable, frozen = parameter_counts(model)
+    assert trainable == 512 * 512 + 512 + 512 * 10 + 10  # Dense(512) + Dense(10)
+    assert frozen == 14_714_688  # VGG16's convolutional base
+    assert model.predict(np.zeros((2, 32, 32, 3)), verbose=0).shape == (2, 10)
+
+
+def test_fine_tuning_unfreezes_block5_only() -> None:
+    base_model = build_base_model(32, resolve_weights("random"))
+    unfreeze_top_block(base_model)
+    trainable = {w.path.split("/")[0] for w in base_model.trainable_weights}
+    assert trainable == {"block5_conv1", "block5_conv2", "block5_conv3"}
+
+
+def test_random_weights_are_labelled_not_transfer_learning() -> None:
+    weights = resolve_weights("random", seed=3)
+    assert not weights.is_transfer and "not transfer learning" in weights.label
+
+
+def test_resolver_loads_a_local_weights_file(vgg16_weights_file: Path) -> None:
+    weights = resolve_weights(str(vgg16_weights_file))
+    assert weights.is_transfer and weights.identity == f"md5-{md5_of(vgg16_weights_file)}"
+    base_model = build_base_model(32, weights)
+    expected = reference_weights(vgg16_weights_file)
+    assert all(
+        np.array_equal(a, b) for a, b in zip(base_model.get_weights(), expected, strict=True)
+    )
+
+
+def test_resolver_takes_the_environment_variable_then_the_keras_cache(
+    vgg16_weights_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGITLAB_WEIGHTS", str(vgg16_weights_file))
+    assert resolve_weights("imagenet").path == vgg16_weights_file
+    monkeypatch.delenv("DIGITLAB_WEIGHTS")
+    cached = Download("http://127.0.0.1:9/w.h5", "w.h5", md5_of(vgg16_weights_file), "models")
+    cached.cache_path().parent.mkdir(parents=True)
+    cached.cache_path().write_bytes(vgg16_weights_file.read_bytes())
+    assert resolve_weights("imagenet", download=cached).path == cached.cache_path()
+
+
+def test_keras_download_of_weights_from_a_local_server(
+    vgg16_weights_file: Path, file_server
+) -> None:
+    file_server.files["/vgg16.h5"] = vgg16_weights_file.read_bytes()
+    download = Download(
+        file_server.url("/vgg16.h5"), "vgg16.h5", md5_of(vgg16_weights_file), "models"
+    )
+    weights = resolve_weights("imagenet", download=download)
+    assert weights.path == download.cache_path()
+    base_model = build_base_model(32, weights)
+    assert np.array_equal(base_model.get_weights()[0], reference_weights(vgg16_weights_file)[0])
+
+
+def test_corrupt_download_gives_the_clear_error_and_is_not_kept(
+    vgg16_weights_file: Path, file_server
+) -> None:
+    good = vgg16_weights_file.read_bytes()
+    file_server.files["/vgg16.h5"] = good[: len(good) // 2]  # a broken transfer
+    download = Download(
+        file_server.url("/vgg16.h5"), "vgg16.h5", md5_of(vgg16_weights_file), "models"
+    )
+    with pytest.raises(WeightsUnavailable) as caught:
+        resolve_weights("imagenet", download=download)
+    message = str(caught.value)
+    assert "corrupt or incomplete" in message and "prefetch" in message
+    assert "Traceback" not in message
+    assert not download.cache_path().exists()
+
+
+def test_offline_without_weights_says_what_to_do() -> None:
+    offline = Download(
+        "http://127.0.0.1:9/w.h5", IMAGENET_DOWNLOAD.fname, IMAGENET_DOWNLOAD.file_hash, "models"
+    )
+    with pytest.raises(WeightsUnavailable) as caught:
+        resolve_weights("imagenet", download=offline)
+    message = str(caught.value)
+    assert "cannot be reached" in message and "python -m tl_core prefetch" in message
+    assert "--weights random" in message
+
+
+def test_a_file_that_is_not_vgg16_weights_gives_the_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"this is not HDF5")
+    with pytest.raises(WeightsUnavailable, match="not a usable VGG16 weights file"):
+        build_base_model(32, resolve_weights(str(bad)))
+    with pytest.raises(WeightsUnavailable, match="does not exist"):
+        resolve_weights(str(tmp_path / "missing.h5"))

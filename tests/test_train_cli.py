@@ -1,0 +1,136 @@
+"""Steps 6-8 end to end: a tiny real run, read back by the CLI; stopping; run listing."""
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tl_core.cli import main
+from tl_core.config import TrainConfig
+from tl_core.data import load_embedded
+from tl_core.errors import ConfigError, TrainingStopped
+from tl_core.runs import COMPLETE, STOPPED, find_run, list_runs, load_model
+from tl_core.train import ProgressEvent, train
+
+TINY = TrainConfig(
+    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2, views=2
+)
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+def digit_png(path: Path, index: int = 0) -> Path:
+    """A test digit scaled up like a scan, saved as PNG."""
+    digit = load_embedded().x_test[index]
+    Image.fromarray(digit).resize((280, 280)).save(path)
+    return path
+
+
+def test_tiny_run_reports_progress_and_writes_a_complete_run(runs_dir: Path) -> None:
+    events: list[ProgressEvent] = []
+    result = train(TINY, runs_dir, listener=events.append)
+    run = result.run
+    assert run.state == COMPLETE and run.is_complete and run.model_path.is_file()
+    assert [row["epoch"] for row in run.history] == [1, 2]
+    assert set(run.history[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert 0.0 <= run.metrics["test_accuracy"] <= 1.0
+    assert np.array(run.metrics["confusion"]).sum() == 50
+    assert run.status["weights"].endswith("(not transfer learning)")
+    assert "embedded" in run.status["data_source"]
+    phases = [event.phase for event in events]
+    assert phases[0] == "data" and phases[-1] == "done"
+    features = [e for e in events if e.phase == "features"]
+    assert features[-1].step == features[-1].total == 10 * 10 * 2 + 50 + 50  # 2 views per training digit
+    assert [e.metrics is not None for e in events if e.phase == "train"] == [False, True, True]
+
+
+def test_same_settings_again_skip_the_base_and_give_the_same_result(runs_dir: Path) -> None:
+    first = train(TINY, runs_dir)
+    second = train(TINY, runs_dir)
+    assert not first.features_cached and second.features_cached
+    assert second.run.metrics["test_accuracy"] == first.run.metrics["test_accuracy"]
+
+
+def test_evaluate_and_predict_read_a_run_back(runs_dir: Path, tmp_path: Path, capsys) -> None:
+    run = train(TINY, runs_dir).run
+    assert main(["evaluate", run.name, "--runs-dir", str(runs_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"clean {run.metrics['test_accuracy']:.4f}" in out
+
+    image = digit_png(tmp_path / "digit.png")
+    assert main(["predict", "latest", str(image), "--runs-dir", str(runs_dir)]) == 0
+    out = capsys.readouterr().out
+    from tl_core.images import read_image
+    from tl_core.predict import Predictor
+
+    expected = Predictor(load_model(find_run(runs_dir, run.name))).predict_image(read_image(image))
+    assert f"digit {expected.digit} with probability {expected.confidence:.3f}" in out
+
+
+def test_predict_says_no_digit_on_an_empty_image(runs_dir: Path, tmp_path: Path, capsys) -> None:
+    train(TINY, runs_dir)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    assert main(["predict", "latest", str(blank), "--runs-dir", str(runs_dir)]) == 1
+    assert "no digit found" in capsys.readouterr().out
+
+
+def test_predict_on_an_unreadable_file_prints_one_line_and_fails(tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "digit.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    assert main(["predict", "latest", str(broken), "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("phase", ["features", "train"])
+def test_a_stop_request_ends_training_and_leaves_no_complete_run(
+    runs_dir: Path, phase: str
+) -> None:
+    stop = threading.Event()
+
+    def listener(event: ProgressEvent) -> None:
+        if event.phase == phase and event.step >= 1:
+            stop.set()
+
+    with pytest.raises(TrainingStopped):
+        train(TINY, runs_dir, listener=listener, stop=stop)
+    (run,) = list_runs(runs_dir)
+    assert run.state == STOPPED and not run.is_complete
+    assert not run.model_path.exists()
+    assert main(["evaluate", "latest", "--runs-dir", str(runs_dir)]) == 2
+
+
+def test_a_crashed_run_is_never_listed_as_complete(runs_dir: Path) -> None:
+    run = train(TINY, runs_dir).run
+    (run.path / "status.json").write_text('{"state": "running"}')  # as if killed mid-way
+    assert not list_runs(runs_dir)[0].is_complete
+
+
+def test_config_out_of_range_names_the_value_and_the_range(capsys) -> None:
+    with pytest.raises(ConfigError, match=r"views=0 is not allowed: use from 1 to 32"):
+        TrainConfig(views=0)
+    assert main(["train", "--input-size", "200"]) == 2
+    assert "input_size=200 is not allowed: use from 32 to 96" in capsys.readouterr().err
+
+
+def test_info_reports_data_weights_and_runs(capsys) -> None:
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "embedded: 5,000 real digits" in out and "missing: run `python -m tl_core prefetch`" in out
+    )
+
+
+def test_every_command_has_help(capsys) -> None:
+    for command in ["train", "evaluate", "predict", "prefetch", "info"]:
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
+        assert exited.value.code == 0
+        assert "usage: python -m tl_core" in capsys.readouterr().out

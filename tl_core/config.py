@@ -1,0 +1,99 @@
+"""One plain dataclass holds every number that shapes a run, with defaults that work.
+
+The CLI flags, the app's form and the saved `config.json` of a run are all this dataclass,
+so a run can be repeated from its folder alone.
+"""
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from tl_core.errors import ConfigError
+
+DATA_SOURCES = ("auto", "file", "keras", "embedded")
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 96
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run.
+
+    `weights` is "imagenet" (transfer learning), "random" (same network, no pretraining:
+    not transfer learning) or a path to a VGG16 no-top weights file.
+    """
+
+    data_source: str = "auto"
+    data_path: str | None = None
+    per_class: int | None = None
+    test_per_class: int | None = None
+    input_size: int = 32
+    weights: str = "imagenet"
+    head_units: int = 512
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    rotation: float = 10.0
+    shift: float = 0.1
+    zoom: float = 0.1
+    views: int = 2
+    seed: int = 0
+    fine_tune: bool = False
+    fine_tune_epochs: int = 2
+    fine_tune_learning_rate: float = 1e-5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first value out of range and the allowed range."""
+        if self.data_source not in DATA_SOURCES:
+            _bad("data_source", self.data_source, f"one of {', '.join(DATA_SOURCES)}")
+        if self.data_source == "file" and not self.data_path:
+            _bad("data_path", self.data_path, "a path when data_source is 'file'")
+        _check_range("input_size", self.input_size, MIN_INPUT_SIZE, MAX_INPUT_SIZE)
+        _check_range("per_class", self.per_class, 1, 10_000, optional=True)
+        _check_range("test_per_class", self.test_per_class, 1, 10_000, optional=True)
+        _check_range("head_units", self.head_units, 1, 4096)
+        _check_range("epochs", self.epochs, 1, 200)
+        _check_range("batch_size", self.batch_size, 1, 4096)
+        _check_range("learning_rate", self.learning_rate, 1e-7, 1.0)
+        _check_range("rotation", self.rotation, 0.0, 180.0)
+        _check_range("shift", self.shift, 0.0, 0.5)
+        _check_range("zoom", self.zoom, 0.0, 0.9)
+        _check_range("views", self.views, 1, 32)
+        _check_range("fine_tune_epochs", self.fine_tune_epochs, 1, 50)
+        _check_range("fine_tune_learning_rate", self.fine_tune_learning_rate, 1e-8, 1e-2)
+        if not self.weights:
+            _bad("weights", self.weights, "'imagenet', 'random' or a file path")
+
+    @property
+    def is_transfer(self) -> bool:
+        """Random weights are the same network without pretraining: not transfer learning."""
+        return self.weights != "random"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy, as saved in a run's `config.json`."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Rebuild a config from `to_dict` output, ignoring keys this version doesn't know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _check_range(
+    name: str, value: float | None, low: float, high: float, optional: bool = False
+) -> None:
+    """Reject a value outside [low, high]; `None` is fine only for optional settings."""
+    if value is None and optional:
+        return
+    if value is None or isinstance(value, bool) or not low <= value <= high:
+        _bad(name, value, f"from {low:g} to {high:g}")
+
+
+def _bad(name: str, value: object, allowed: str) -> None:
+    raise ConfigError(f"{name}={value!r} is not allowed: use {allowed}.")
+
+
+# The app's default: from Start to a saved model in well under 90 s on 2 cores.
+QUICK_RUN = TrainConfig(per_class=100, views=2, epochs=10)

@@ -1,0 +1,37 @@
+"""Errors a user can cause, each carrying one short paragraph that says what to do next.
+
+The CLI and the app print `str(error)` as it is, never a traceback, so every message must
+make sense to a student on its own.
+"""
+
+
+class DigitLabError(Exception):
+    """Base class: a problem the user can fix, with a message written for them."""
+
+
+class ConfigError(DigitLabError):
+    """A configuration value is out of range; the message names the value and the range."""
+
+
+class DataUnavailable(DigitLabError):
+    """No MNIST source could be read."""
+
+
+class WeightsUnavailable(DigitLabError):
+    """The ImageNet weights for VGG16 could not be found, downloaded or read."""
+
+
+class ImageError(DigitLabError):
+    """An image (upload or file) cannot be read or is too large."""
+
+
+class NoDigitFound(DigitLabError):
+    """An image holds nothing that looks like a digit (empty, a dot, all ink)."""
+
+
+class RunError(DigitLabError):
+    """A run folder is missing, incomplete or damaged."""
+
+
+class TrainingStopped(DigitLabError):
+    """Training ended early because someone asked it to stop."""

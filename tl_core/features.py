@@ -1,0 +1,141 @@
+"""Step 5, bottleneck features: run the frozen base once per image and keep its output.
+
+The frozen base is almost all of the cost (about 245 images/s at 32x32 on 2 cores), and its
+output never changes while only the head trains. So each image (and each augmented view) goes
+through the base once, the features are cached on disk, and the head trains on them.
+
+The cache key is a hash of the images themselves plus the input size and the weights'
+identity: anything that changes the features (data, subset, augmentation settings or seed,
+input size, weights) changes the key, so a stale cache can never be read.
+"""
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tl_core.errors import TrainingStopped
+from tl_core.files import file_digest, read_json, write_atomic, write_json
+from tl_core.preprocess import to_model_input
+
+FEATURE_BATCH = 128
+CACHE_FORMAT = 1
+log = logging.getLogger(__name__)
+
+OnBatch = Callable[[int], None]
+
+
+def feature_extractor(base_model: keras.Model, input_size: int) -> Callable:
+    """A compiled function: uint8 digits (N, 28, 28) -> bottleneck features (N, h, w, 512).
+
+    Preprocessing runs inside the same graph, so one call does the whole step.
+    """
+
+    @tf.function(reduce_retracing=True)
+    def extract(digits: tf.Tensor) -> tf.Tensor:
+        return base_model(to_model_input(digits, input_size), training=False)
+
+    return extract
+
+
+def extract_features(
+    extract: Callable,
+    digits: np.ndarray,
+    on_batch: OnBatch | None = None,
+    stop: threading.Event | None = None,
+) -> np.ndarray:
+    """Features of every digit, in batches; `on_batch(n)` reports n more images done.
+
+    Raises TrainingStopped between batches once `stop` is set.
+    """
+    chunks = []
+    for start in range(0, len(digits), FEATURE_BATCH):
+        if stop is not None and stop.is_set():
+            raise TrainingStopped("Training was stopped while building features.")
+        batch = digits[start : start + FEATURE_BATCH]
+        chunks.append(extract(tf.constant(batch)).numpy())
+        if on_batch is not None:
+            on_batch(len(batch))
+    return np.concatenate(chunks)
+
+
+def cache_key(digits: np.ndarray, input_size: int, weights_identity: str) -> str:
+    """A hash of everything the features depend on (see the module docstring)."""
+    digest = hashlib.sha256()
+    settings = {"format": CACHE_FORMAT, "input_size": input_size, "weights": weights_identity}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    digest.update(str(digits.shape).encode())
+    digest.update(np.ascontiguousarray(digits).tobytes())
+    return digest.hexdigest()[:32]
+
+
+class FeatureCache:
+    """Features on disk as `<key>.npy` plus `<key>.json` recording the size and sha256.
+
+    A file that is truncated or altered fails the check, is deleted and is rebuilt.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def load(self, key: str) -> np.ndarray | None:
+        """The cached features for `key`, or None if absent or damaged."""
+        data_path, meta_path = self._paths(key)
+        if not data_path.exists() and not meta_path.exists():
+            return None
+        try:
+            meta = read_json(meta_path)
+            if data_path.stat().st_size != meta["bytes"]:
+                raise ValueError("size differs from the record")
+            if file_digest(data_path, "sha256") != meta["sha256"]:
+                raise ValueError("checksum differs from the record")
+            return np.load(data_path, allow_pickle=False)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("Feature cache %s is damaged (%s); rebuilding it.", data_path, error)
+            data_path.unlink(missing_ok=True)
+            meta_path.unlink(missing_ok=True)
+            return None
+
+    def save(self, key: str, features: np.ndarray) -> None:
+        """Store features atomically; the record is written last, so it vouches for the data."""
+        data_path, meta_path = self._paths(key)
+        write_atomic(data_path, lambda handle: np.save(handle, features, allow_pickle=False))
+        meta = {
+            "bytes": data_path.stat().st_size,
+            "sha256": file_digest(data_path, "sha256"),
+            "shape": list(features.shape),
+        }
+        write_json(meta_path, meta)
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.folder / f"{key}.npy", self.folder / f"{key}.json"
+
+
+def cached_features(
+    cache: FeatureCache | None,
+    extract: Callable,
+    digits: np.ndarray,
+    key: str,
+    on_batch: OnBatch | None = None,
+    stop: threading.Event | None = None,
+) -> tuple[np.ndarray, bool]:
+    """Features from the cache if there, else computed and stored. Returns (features, hit)."""
+    if cache is not None:
+        features = cache.load(key)
+        if features is not None:
+            if on_batch is not None:
+                on_batch(len(digits))
+            return features, True
+    features = extract_features(extract, digits, on_batch, stop)
+    if cache is not None:
+        try:
+            cache.save(key, features)
+        except OSError as error:
+            log.warning("Could not write the feature cache (%s); training goes on without.", error)
+    return features, False

@@ -1,0 +1,117 @@
+"""From a canvas drawing, photo or scan to a 28x28 digit prepared the way MNIST prepared its own.
+
+MNIST digits are white on black, cropped to their bounding box, scaled to fit a 20x20 box
+and placed in a 28x28 image with their centre of mass at the centre. A drawing that skips
+these steps looks nothing like the training data, so the canvas, uploads and the CLI's
+`predict` all go through `digit_from_image`.
+"""
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from tl_core.errors import ImageError, NoDigitFound
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_PIXELS = 25_000_000
+IMAGE_FORMATS = ("PNG", "JPEG")
+DIGIT_BOX, DIGIT_SIDE = 20, 28
+MIN_INK_LEVEL = 40.0  # below this the brightest pixel is noise, not a stroke
+MAX_INK_FRACTION = 0.5  # more ink than this is a painted-over canvas, not a digit
+MIN_DIGIT_FRACTION = 0.08  # a mark smaller than this share of the side is a dot
+
+
+def read_image(source: bytes | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+    """Decode a PNG or JPEG into a uint8 array (H, W), (H, W, 3) or (H, W, 4).
+
+    Raises ImageError with one sentence for anything else: too large in bytes or pixels,
+    not an image, a truncated file.
+    """
+    if isinstance(source, Path):
+        try:
+            if source.stat().st_size > max_bytes:
+                raise ImageError(_too_big(max_bytes))
+            source = source.read_bytes()
+        except OSError as error:
+            raise ImageError(f"Cannot read {source}: {error.strerror or error}.") from error
+    if len(source) > max_bytes:
+        raise ImageError(_too_big(max_bytes))
+    try:
+        with Image.open(io.BytesIO(source)) as image:
+            if image.format not in IMAGE_FORMATS:
+                raise ImageError("This file is not a PNG or JPEG image.")
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageError(
+                    f"This image has {image.width}x{image.height} pixels, too many: "
+                    "use a photo under 25 megapixels."
+                )
+            mode = "RGBA" if "A" in image.getbands() else ("L" if image.mode == "L" else "RGB")
+            return np.asarray(image.convert(mode))
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise ImageError("This file is not a PNG or JPEG image (or is far too large).") from None
+    except OSError as error:
+        raise ImageError(f"This image is damaged or incomplete ({error}).") from error
+
+
+def digit_from_image(image: np.ndarray) -> np.ndarray:
+    """Turn a drawing or photo into a uint8 (28, 28) MNIST-style digit.
+
+    Accepts gray (H, W), RGB or RGBA uint8 arrays. RGBA is a canvas drawing: its strokes
+    are composited over black. Other images with a light border (paper) are inverted.
+    Raises NoDigitFound when the image is empty, a dot, or nearly all ink.
+    """
+    ink = ink_image(image)
+    if (ink > 127).mean() > MAX_INK_FRACTION:
+        raise NoDigitFound("Almost the whole image is ink: clear it and draw one digit.")
+    ink = np.clip(ink - np.median(ink), 0, None)  # remove the background (paper is gray)
+    peak = float(ink.max())
+    if peak < MIN_INK_LEVEL:
+        raise NoDigitFound("The image is empty: draw a digit.")
+    mask = ink > peak * 0.3
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    if max(height, width) < MIN_DIGIT_FRACTION * max(ink.shape):
+        raise NoDigitFound("That mark is too small to be a digit: draw it bigger.")
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] * (255.0 / peak)
+    return _centre_by_mass(_fit_box(crop))
+
+
+def ink_image(image: np.ndarray) -> np.ndarray:
+    """Float (H, W) in 0-255 with the ink bright and the background dark."""
+    if image.ndim == 2:
+        gray = image.astype(np.float32)
+    elif image.ndim == 3 and image.shape[2] in (3, 4):
+        gray = image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        if image.shape[2] == 4:  # a canvas: transparent background, strokes with alpha
+            return gray * (image[..., 3].astype(np.float32) / 255.0)
+    else:
+        raise ImageError(f"An image must be gray, RGB or RGBA, not an array of {image.shape}.")
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return 255.0 - gray if np.median(border) > 127 else gray
+
+
+def _fit_box(crop: np.ndarray) -> np.ndarray:
+    """Scale so the longer side is 20 pixels, keeping the aspect ratio (as MNIST did)."""
+    height, width = crop.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(crop.astype(np.float32)).resize(size, Image.LANCZOS)
+    return np.clip(np.asarray(resized), 0, 255)
+
+
+def _centre_by_mass(box: np.ndarray) -> np.ndarray:
+    """Place the box in a 28x28 image so its centre of mass sits at the centre."""
+    rows, cols = np.indices(box.shape)
+    total = box.sum()
+    centre_y, centre_x = (rows * box).sum() / total, (cols * box).sum() / total
+    top = int(np.clip(round(DIGIT_SIDE / 2 - centre_y), 0, DIGIT_SIDE - box.shape[0]))
+    left = int(np.clip(round(DIGIT_SIDE / 2 - centre_x), 0, DIGIT_SIDE - box.shape[1]))
+    digit = np.zeros((DIGIT_SIDE, DIGIT_SIDE), np.float32)
+    digit[top : top + box.shape[0], left : left + box.shape[1]] = box
+    return np.rint(digit).astype(np.uint8)
+
+
+def _too_big(max_bytes: int) -> str:
+    return f"This file is larger than {max_bytes // (1024 * 1024)} MB: use a smaller image."

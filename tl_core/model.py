@@ -1,0 +1,154 @@
+"""Step 4, the model: VGG16's convolutional base, frozen, under a new head for ten digits.
+
+`base_model` is VGG16 without its ImageNet classifier (`include_top=False`); its output is
+the bottleneck. The `head` is new: Flatten -> Dense(512, relu) -> Dense(10, softmax). The
+head is its own Keras model so it can be trained on cached bottleneck features alone, and
+the full model (base + head) is what a run saves and what prediction loads.
+"""
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from tl_core.download import Download, DownloadFailed, cached_file, fetch
+from tl_core.errors import WeightsUnavailable
+from tl_core.files import file_digest
+
+WEIGHTS_ENV = "DIGITLAB_WEIGHTS"
+IMAGENET_DOWNLOAD = Download(
+    url=(
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    fname="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    file_hash="6d6bbae143d832006294945121d1f1fc",
+    cache_subdir="models",
+)
+RANDOM_LABEL = "random weights (not transfer learning)"
+NUM_CLASSES = 10
+FINE_TUNE_BLOCK = "block5"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Which weights the base gets: a file (ImageNet) or None for seeded random init.
+
+    `identity` changes whenever the weights do (a file hash, or the seed), so cached
+    features computed with other weights are never reused.
+    """
+
+    path: Path | None
+    identity: str
+    label: str
+
+    @property
+    def is_transfer(self) -> bool:
+        return self.path is not None
+
+
+def resolve_weights(
+    spec: str = "imagenet", seed: int = 0, download: Download = IMAGENET_DOWNLOAD
+) -> Weights:
+    """Find the VGG16 weights named by `spec`: "imagenet", "random" or a file path.
+
+    For "imagenet" the order is: the file in $DIGITLAB_WEIGHTS, the Keras cache, the Keras
+    download. Raises WeightsUnavailable with what to do when none works.
+    """
+    if spec == "random":
+        return Weights(None, f"random-seed-{seed}", RANDOM_LABEL)
+    if spec != "imagenet":
+        return _weights_file(Path(spec).expanduser())
+    if os.environ.get(WEIGHTS_ENV):
+        return _weights_file(Path(os.environ[WEIGHTS_ENV]).expanduser())
+    try:
+        return _weights_file(fetch(download))
+    except DownloadFailed as error:
+        raise WeightsUnavailable(
+            f"The ImageNet weights for VGG16 are not on this machine and {error}. "
+            f"Run `python -m tl_core prefetch` on a computer with internet, or copy "
+            f"{download.fname} into {download.cache_path().parent}, or set "
+            f"{WEIGHTS_ENV}=/path/to/that/file. Meanwhile you can train with "
+            f"--weights random (not transfer learning)."
+        ) from error
+
+
+def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | None:
+    """The ImageNet weights file this machine has ($DIGITLAB_WEIGHTS or the cache), if any."""
+    configured = os.environ.get(WEIGHTS_ENV)
+    if configured:
+        path = Path(configured).expanduser()
+        return path if path.is_file() else None
+    return cached_file(download)
+
+
+def build_base_model(input_size: int, weights: Weights, seed: int = 0) -> keras.Model:
+    """VGG16 without its top, every layer frozen (`trainable=False`).
+
+    Random weights are seeded, so the same seed gives the same network and the feature
+    cache stays valid.
+    """
+    keras.utils.set_random_seed(seed)
+    try:
+        base_model = keras.applications.VGG16(
+            include_top=False,
+            weights=str(weights.path) if weights.path else None,
+            input_shape=(input_size, input_size, 3),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise WeightsUnavailable(
+            f"{weights.path} is not a usable VGG16 weights file ({error}). Download it again "
+            f"with `python -m tl_core prefetch`, or point {WEIGHTS_ENV} at a good copy."
+        ) from error
+    base_model.trainable = False
+    return base_model
+
+
+def build_head(feature_shape: tuple[int, ...], units: int = 512) -> keras.Model:
+    """The new classifier that replaces ImageNet's: Flatten -> Dense(relu) -> Dense(10)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=feature_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+        ],
+        name="head",
+    )
+
+
+def build_full_model(base_model: keras.Model, head: keras.Model) -> keras.Model:
+    """Base and head as one model, fed preprocessed images (see preprocess.to_model_input).
+
+    `training=False` keeps the base in inference mode even while fine-tuning; VGG16 has no
+    batch-norm, but this is the habit the Keras transfer-learning guide teaches.
+    """
+    inputs = keras.Input(shape=base_model.input_shape[1:])
+    outputs = head(base_model(inputs, training=False))
+    return keras.Model(inputs, outputs, name="digit_lab")
+
+
+def unfreeze_top_block(base_model: keras.Model) -> None:
+    """For fine-tuning: make only the last convolutional block (block5) trainable."""
+    base_model.trainable = True
+    for layer in base_model.layers:
+        layer.trainable = layer.name.startswith(FINE_TUNE_BLOCK)
+
+
+def parameter_counts(model: keras.Model) -> tuple[int, int]:
+    """(trainable, frozen) parameter counts, as the Train page shows them."""
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    frozen = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+    return trainable, frozen
+
+
+def _weights_file(path: Path) -> Weights:
+    """Weights from a file: its md5 is the identity, so a changed file means new features."""
+    if not path.is_file():
+        raise WeightsUnavailable(
+            f"The weights file {path} does not exist. Check the path, or unset {WEIGHTS_ENV} "
+            f"to use the Keras cache."
+        )
+    return Weights(path, f"md5-{file_digest(path)}", f"ImageNet weights ({path.name})")

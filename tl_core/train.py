@@ -1,0 +1,315 @@
+"""Step 6, train: the whole transfer-learning run, from data to a saved model.
+
+1. Load the digits and take the sample budget.
+2. Build the frozen VGG16 base (ImageNet weights, or random ones: not transfer learning).
+3. Augment: K views of every training digit (the augmentation bank) and one augmented copy
+   of the test set, all seeded.
+4. Run the base once per image and view: the bottleneck features (cached on disk).
+5. Train the new head on the features; each epoch draws one view per digit.
+6. Optionally fine-tune: unfreeze block5, low learning rate, on-the-fly augmentation.
+7. Evaluate on the clean and the augmented test set and save the run.
+
+Progress goes to a listener as ProgressEvent objects; a `threading.Event` stops the run
+after the current batch, and the run folder is then marked "stopped", never "complete".
+"""
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tl_core import runs
+from tl_core.augment import augment, augmentation_bank
+from tl_core.config import TrainConfig
+from tl_core.data import MnistData, load_mnist, take_budget
+from tl_core.errors import TrainingStopped
+from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
+from tl_core.model import (
+    build_base_model,
+    build_full_model,
+    build_head,
+    resolve_weights,
+    unfreeze_top_block,
+)
+from tl_core.paths import feature_cache_dir
+from tl_core.predict import Predictor, score
+from tl_core.preprocess import to_model_input
+
+PHASES = ("data", "features", "train", "fine-tune", "evaluate", "save", "done")
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of progress: `step` of `total` in `phase`; epoch ends carry `metrics`."""
+
+    phase: str
+    step: int
+    total: int
+    metrics: dict[str, float] | None = None
+    message: str = ""
+
+
+Listener = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced; `features_cached` says the base was skipped entirely."""
+
+    run: runs.Run
+    seconds: float
+    features_cached: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train(
+    config: TrainConfig,
+    runs_dir: Path | None = None,
+    listener: Listener | None = None,
+    stop: threading.Event | None = None,
+    cache: FeatureCache | None = None,
+) -> TrainResult:
+    """Run the whole pipeline and save a complete run; see the module docstring.
+
+    Raises TrainingStopped if `stop` is set, after marking the run folder "stopped".
+    """
+    started = time.perf_counter()
+    emit = listener or (lambda event: None)
+    stop = stop or threading.Event()
+    cache = cache or FeatureCache(feature_cache_dir())
+    weights = resolve_weights(config.weights, config.seed)  # first: fail fast when missing
+    emit(ProgressEvent("data", 0, 1, message="Loading MNIST"))
+    data = take_budget(
+        load_mnist(config.data_source, config.data_path),
+        config.per_class,
+        config.test_per_class,
+        config.seed,
+    )
+    base_model = build_base_model(config.input_size, weights, config.seed)
+    run_dir = runs.create_run(
+        runs.resolve_runs_dir(runs_dir),
+        config,
+        {
+            "data_source": data.source,
+            "weights": weights.label,
+            "train_digits": len(data.y_train),
+            "test_digits": len(data.y_test),
+        },
+    )
+    try:
+        banks = _augmented_sets(data, config)
+        features, all_cached = _bottleneck_features(
+            banks, base_model, config, weights.identity, cache, emit, stop
+        )
+        head = build_head(features["train"].shape[1:], config.head_units)
+        history = _train_head(head, features, data, config, emit, stop, run_dir)
+        model = build_full_model(base_model, head)
+        if config.fine_tune:
+            history += _fine_tune(model, base_model, banks, data, config, emit, stop, run_dir)
+        emit(ProgressEvent("evaluate", 0, 1, message="Testing on clean and augmented digits"))
+        metrics = _evaluate(model, head, features, banks, data, config)
+        emit(ProgressEvent("save", 0, 1, message="Saving the model"))
+        metrics["seconds"] = round(time.perf_counter() - started, 2)
+        metrics["features_cached"] = all_cached
+        runs.finish_run(run_dir, model, metrics)
+    except TrainingStopped:
+        runs.set_state(run_dir, runs.STOPPED)
+        raise
+    except BaseException as error:
+        runs.set_state(run_dir, runs.FAILED, error=str(error))
+        raise
+    emit(ProgressEvent("done", 1, 1, metrics={"test_accuracy": metrics["test_accuracy"]}))
+    return TrainResult(runs.read_run(run_dir), metrics["seconds"], all_cached, history)
+
+
+def _augmented_sets(data: MnistData, config: TrainConfig) -> dict[str, np.ndarray]:
+    """The image sets the base sees: the train bank (K views each), clean and augmented test."""
+    ranges = (config.rotation, config.shift, config.zoom)
+    return {
+        "train": augmentation_bank(data.x_train, config.views, *ranges, seed=config.seed),
+        "test_clean": data.x_test,
+        "test_aug": augment(data.x_test, *ranges, seed=[config.seed, 2]),
+    }
+
+
+def _bottleneck_features(
+    banks: dict[str, np.ndarray],
+    base_model: keras.Model,
+    config: TrainConfig,
+    weights_identity: str,
+    cache: FeatureCache,
+    emit: Listener,
+    stop: threading.Event,
+) -> tuple[dict[str, np.ndarray], bool]:
+    """Features of every image set, from the cache where possible; progress in images."""
+    extract = feature_extractor(base_model, config.input_size)
+    total = sum(len(images) for images in banks.values())
+    done = 0
+
+    def on_batch(count: int) -> None:
+        nonlocal done
+        done += count
+        emit(ProgressEvent("features", done, total, message="Running the frozen base"))
+
+    emit(ProgressEvent("features", 0, total, message="Running the frozen base"))
+    features, hits = {}, []
+    for name, images in banks.items():
+        key = cache_key(images, config.input_size, weights_identity)
+        features[name], hit = cached_features(cache, extract, images, key, on_batch, stop)
+        hits.append(hit)
+    return features, all(hits)
+
+
+class _StopOnRequest(keras.callbacks.Callback):
+    """Ends `fit` after the current batch once the stop event is set."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.stop.is_set():
+            self.model.stop_training = True
+
+
+def _fit_epoch(
+    model: keras.Model,
+    x: object,
+    y: np.ndarray | None,
+    validation: tuple | object,
+    batch_size: int | None,
+    stop: threading.Event,
+) -> dict[str, float]:
+    """One epoch of `fit`; raises TrainingStopped if a stop was requested during it."""
+    logs = model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=1,
+        validation_data=validation,
+        verbose=0,
+        callbacks=[_StopOnRequest(stop)],
+    ).history
+    if stop.is_set():
+        raise TrainingStopped("Training was stopped; the run was not saved as complete.")
+    return {name: round(float(logs[name][-1]), 5) for name in METRICS}
+
+
+def _train_head(
+    head: keras.Model,
+    features: dict[str, np.ndarray],
+    data: MnistData,
+    config: TrainConfig,
+    emit: Listener,
+    stop: threading.Event,
+    run_dir: Path,
+) -> list[dict[str, float]]:
+    """Train the head on bottleneck features; validation is the augmented test set."""
+    head.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    bank = features["train"].reshape(len(data.y_train), config.views, *features["train"].shape[1:])
+    rng = np.random.default_rng([config.seed, 3])
+    validation = (features["test_aug"], data.y_test)
+    history: list[dict[str, float]] = []
+    emit(ProgressEvent("train", 0, config.epochs, message="Training the head"))
+    for epoch in range(config.epochs):
+        views = rng.integers(config.views, size=len(data.y_train))
+        x = bank[np.arange(len(data.y_train)), views]
+        metrics = _fit_epoch(head, x, data.y_train, validation, config.batch_size, stop)
+        history.append({"epoch": epoch + 1, "phase": "head", **metrics})
+        runs.save_history(run_dir, history)
+        emit(ProgressEvent("train", epoch + 1, config.epochs, metrics))
+    return history
+
+
+class _DigitBatches(keras.utils.PyDataset):
+    """Batches of model inputs from uint8 digits, freshly augmented each epoch if asked."""
+
+    def __init__(
+        self, digits: np.ndarray, labels: np.ndarray, config: TrainConfig, augmented: bool
+    ) -> None:
+        super().__init__()
+        self.digits, self.labels, self.config, self.augmented = digits, labels, config, augmented
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.config.batch_size)
+
+    def __getitem__(self, index: int) -> tuple:
+        size = self.config.batch_size
+        digits = self.digits[index * size : (index + 1) * size]
+        if self.augmented:
+            c = self.config
+            digits = augment(digits, c.rotation, c.shift, c.zoom, [c.seed, 4, self.epoch, index])
+        labels = self.labels[index * size : (index + 1) * size]
+        return to_model_input(digits, self.config.input_size), labels
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def _fine_tune(
+    model: keras.Model,
+    base_model: keras.Model,
+    banks: dict[str, np.ndarray],
+    data: MnistData,
+    config: TrainConfig,
+    emit: Listener,
+    stop: threading.Event,
+    run_dir: Path,
+) -> list[dict[str, float]]:
+    """After the head has converged: unfreeze block5, recompile with a low rate, train end to end.
+
+    Recompiling is required: `trainable` changes take effect only at compile time.
+    """
+    unfreeze_top_block(base_model)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.fine_tune_learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    train_batches = _DigitBatches(data.x_train, data.y_train, config, augmented=True)
+    validation = _DigitBatches(banks["test_aug"], data.y_test, config, augmented=False)
+    history = runs.read_run(run_dir).history
+    emit(ProgressEvent("fine-tune", 0, config.fine_tune_epochs, message="Fine-tuning block5"))
+    added = []
+    for epoch in range(config.fine_tune_epochs):
+        metrics = _fit_epoch(model, train_batches, None, validation, None, stop)
+        added.append({"epoch": config.epochs + epoch + 1, "phase": "fine-tune", **metrics})
+        runs.save_history(run_dir, history + added)
+        emit(ProgressEvent("fine-tune", epoch + 1, config.fine_tune_epochs, metrics))
+    base_model.trainable = False
+    return added
+
+
+def _evaluate(
+    model: keras.Model,
+    head: keras.Model,
+    features: dict[str, np.ndarray],
+    banks: dict[str, np.ndarray],
+    data: MnistData,
+    config: TrainConfig,
+) -> dict[str, object]:
+    """Clean and augmented test accuracy; from cached features unless the base was tuned."""
+    results = {}
+    for name in ("test_clean", "test_aug"):
+        if config.fine_tune:
+            probabilities = Predictor(model).probabilities(banks[name])
+        else:
+            probabilities = head.predict(features[name], batch_size=1024, verbose=0)
+        results[name] = score(probabilities, data.y_test)
+    return {
+        "test_accuracy": results["test_clean"]["accuracy"],
+        "test_accuracy_augmented": results["test_aug"]["accuracy"],
+        "confusion": results["test_clean"]["confusion"],
+        "confusion_augmented": results["test_aug"]["confusion"],
+    }

@@ -45,7 +45,9 @@ def test_tiny_run_reports_progress_and_writes_a_complete_run(runs_dir: Path) -> 
     phases = [event.phase for event in events]
     assert phases[0] == "data" and phases[-1] == "done"
     features = [e for e in events if e.phase == "features"]
-    assert features[-1].step == features[-1].total == 10 * 10 * 2 + 50 + 50  # 2 views per training digit
+    assert (
+        features[-1].step == features[-1].total == 10 * 10 * 2 + 50 + 50
+    )  # 2 views per training digit
     assert [e.metrics is not None for e in events if e.phase == "train"] == [False, True, True]
 
 

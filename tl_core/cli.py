@@ -156,28 +156,17 @@ def _print_progress(event: "ProgressEvent") -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from tl_core.augment import augment
-    from tl_core.data import load_mnist, take_budget
-    from tl_core.predict import Predictor, score
+    from tl_core.predict import Predictor, evaluate_run
     from tl_core.runs import find_run, load_model, resolve_runs_dir
 
     run = find_run(resolve_runs_dir(args.runs_dir), args.run)
-    config = run.config
-    data = take_budget(
-        load_mnist(config.data_source, config.data_path),
-        config.per_class,
-        config.test_per_class,
-        config.seed,
-    )
-    predictor = Predictor(load_model(run))
-    augmented = augment(
-        data.x_test, config.rotation, config.shift, config.zoom, seed=[config.seed, 2]
-    )
-    clean = score(predictor.probabilities(data.x_test), data.y_test)["accuracy"]
-    aug = score(predictor.probabilities(augmented), data.y_test)["accuracy"]
+    evaluation = evaluate_run(run, Predictor(load_model(run)))
     print(f"run: {run.name} ({run.status.get('weights')})")
-    print(f"data: {data.source}, {len(data.y_test)} test digits")
-    print(f"test accuracy: clean {clean:.4f}, augmented {aug:.4f}")
+    print(f"data: {evaluation.data.source}, {len(evaluation.data.y_test)} test digits")
+    print(
+        f"test accuracy: clean {evaluation.accuracy:.4f}, "
+        f"augmented {evaluation.accuracy_augmented:.4f}"
+    )
     return 0
 
 

@@ -118,6 +118,11 @@ def stratified_subset(
     return x[order], y[order]
 
 
+def first_of_each_digit(x: np.ndarray, y: np.ndarray, per_digit: int) -> np.ndarray:
+    """The first `per_digit` examples of 0, then of 1, ... : rows of a sample grid."""
+    return np.concatenate([x[np.flatnonzero(y == digit)[:per_digit]] for digit in range(10)])
+
+
 def take_budget(
     data: MnistData, per_class: int | None, test_per_class: int | None, seed: int
 ) -> MnistData:

@@ -115,3 +115,14 @@ def _centre_by_mass(box: np.ndarray) -> np.ndarray:
 
 def _too_big(max_bytes: int) -> str:
     return f"This file is larger than {max_bytes // (1024 * 1024)} MB: use a smaller image."
+
+
+def mosaic(digits: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
+    """Tile uint8 digits (N, h, w) into one image, `columns` per row, for grids on a page."""
+    count, height, width = digits.shape
+    rows = max(1, -(-count // columns))
+    sheet = np.zeros((rows * (height + gap) - gap, columns * (width + gap) - gap), np.uint8)
+    for index, digit in enumerate(digits):
+        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
+        sheet[top : top + height, left : left + width] = digit
+    return sheet

@@ -144,6 +144,13 @@ def parameter_counts(model: keras.Model) -> tuple[int, int]:
     return trainable, frozen
 
 
+def model_parameter_counts(input_size: int, head_units: int = 512) -> tuple[int, int]:
+    """(trainable, frozen) counts of the transfer model, built with random weights (offline)."""
+    base_model = build_base_model(input_size, resolve_weights("random"))
+    head = build_head(base_model.output_shape[1:], head_units)
+    return parameter_counts(build_full_model(base_model, head))
+
+
 def _weights_file(path: Path) -> Weights:
     """Weights from a file: its md5 is the identity, so a changed file means new features."""
     if not path.is_file():

@@ -12,8 +12,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tl_core.augment import augment
+from tl_core.data import MnistData, load_mnist, take_budget
 from tl_core.images import digit_from_image
 from tl_core.preprocess import to_model_input
+from tl_core.runs import Run
 
 EVAL_BATCH = 256
 LOW_CONFIDENCE = 0.6
@@ -69,3 +72,43 @@ def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (labels, guesses), 1)
     return {"accuracy": float((guesses == labels).mean()), "confusion": confusion.tolist()}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A run's model on its own test set, clean and augmented (as in training)."""
+
+    data: MnistData
+    augmented: np.ndarray
+    probabilities: np.ndarray
+    probabilities_augmented: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        return score(self.probabilities, self.data.y_test)["accuracy"]
+
+    @property
+    def accuracy_augmented(self) -> float:
+        return score(self.probabilities_augmented, self.data.y_test)["accuracy"]
+
+    def misclassified(self, true_digit: int, guess: int) -> np.ndarray:
+        """Indices of clean test digits of class `true_digit` that the model called `guess`."""
+        guesses = self.probabilities.argmax(axis=1)
+        return np.flatnonzero((self.data.y_test == true_digit) & (guesses == guess))
+
+
+def evaluate_run(run: Run, predictor: Predictor) -> Evaluation:
+    """Rebuild the run's test set from its config and score its model on it."""
+    config = run.config
+    data = take_budget(
+        load_mnist(config.data_source, config.data_path),
+        config.per_class,
+        config.test_per_class,
+        config.seed,
+    )
+    augmented = augment(
+        data.x_test, config.rotation, config.shift, config.zoom, seed=[config.seed, 2]
+    )
+    return Evaluation(
+        data, augmented, predictor.probabilities(data.x_test), predictor.probabilities(augmented)
+    )

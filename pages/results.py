@@ -1,0 +1,99 @@
+"""Results: how good the model in use is, where it goes wrong, and which run to use."""
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages.common import MODEL_CHOICE, evaluation, model_in_use, runs, weights_badge
+from tl_core.images import mosaic
+
+MAX_SHOWN = 40
+
+st.title("📊 Results")
+all_runs = runs()
+run = model_in_use()
+if run is None:
+    st.info("No complete run yet: train one on the Train page.")
+    st.stop()
+
+st.caption(
+    f"Model in use: {run.name} · {weights_badge(run)} · data: {run.status.get('data_source')}"
+)
+metrics = run.metrics
+left, right, third = st.columns(3)
+left.metric("Test accuracy (clean digits)", f"{metrics['test_accuracy']:.1%}")
+right.metric("Test accuracy (augmented digits)", f"{metrics['test_accuracy_augmented']:.1%}")
+third.metric("Training time", f"{metrics.get('seconds', 0):.0f} s")
+
+if run.history:
+    history = pd.DataFrame(run.history).set_index("epoch")
+    chart_left, chart_right = st.columns(2)
+    chart_left.markdown("**Accuracy**")
+    chart_left.line_chart(history[["accuracy", "val_accuracy"]], x_label="epoch")
+    chart_right.markdown("**Loss**")
+    chart_right.line_chart(history[["loss", "val_loss"]], x_label="epoch")
+
+st.subheader("Confusion matrix (clean test digits)")
+st.caption("Rows: the true digit. Columns: the network's guess. The diagonal is correct.")
+confusion = np.array(metrics["confusion"])
+cells = pd.DataFrame(
+    [(str(t), str(g), int(confusion[t, g])) for t in range(10) for g in range(10)],
+    columns=["true", "guess", "count"],
+)
+heatmap = (
+    alt.Chart(cells)
+    .mark_rect()
+    .encode(
+        x=alt.X("guess:O"),
+        y=alt.Y("true:O"),
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", type="symlog")),
+        tooltip=["true", "guess", "count"],
+    )
+)
+labels = heatmap.mark_text().encode(text="count:Q", color=alt.value("black"))
+st.altair_chart(heatmap + labels, width=420)
+
+st.subheader("Mistakes, up close")
+pick_true, pick_guess = st.columns(2)
+errors = confusion - np.diag(np.diag(confusion))
+worst_true, worst_guess = np.unravel_index(errors.argmax(), errors.shape)
+true_digit = pick_true.selectbox("true digit", range(10), index=int(worst_true), key="true")
+guess = pick_guess.selectbox("guessed as", range(10), index=int(worst_guess), key="guess")
+result = evaluation(str(run.path), run.status.get("model_sha256", ""))
+indices = result.misclassified(true_digit, guess)[:MAX_SHOWN]
+if len(indices) == 0:
+    st.info(f"No test digit {true_digit} was guessed as {guess}.")
+else:
+    st.image(
+        mosaic(result.data.x_test[indices], 10),
+        width=600,
+        clamp=True,
+        caption=f"{len(indices)} test digit(s) {true_digit} guessed as {guess}",
+    )
+    st.dataframe(
+        pd.DataFrame(result.probabilities[indices].round(3), columns=[str(d) for d in range(10)]),
+        height=200,
+    )
+
+st.subheader("All runs")
+complete = [r for r in all_runs if r.is_complete]
+table = pd.DataFrame(
+    [
+        {
+            "run": r.name,
+            "state": r.state,
+            "weights": r.status.get("weights", ""),
+            "test accuracy": (r.metrics or {}).get("test_accuracy"),
+            "augmented": (r.metrics or {}).get("test_accuracy_augmented"),
+            "digits": r.status.get("train_digits"),
+        }
+        for r in all_runs
+    ]
+)
+st.dataframe(table, hide_index=True)
+names = [r.name for r in complete]
+choice = st.selectbox("Model in use (for you)", names, index=names.index(run.name))
+if choice != run.name:
+    st.session_state[MODEL_CHOICE] = choice
+    st.rerun()

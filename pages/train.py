@@ -1,0 +1,165 @@
+"""Train: the run's settings as a form, Start and Stop, live progress and curves.
+
+Training runs in the server's one background job (pages.common.training_job), so every tab
+sees the same progress, and leaving this page does not stop it.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import mnist, training_job
+from tl_core.config import QUICK_RUN, TrainConfig
+from tl_core.data import take_budget
+from tl_core.errors import ConfigError
+from tl_core.jobs import DONE, FAILED, STOPPED, JobStatus
+from tl_core.model import imagenet_weights_present, model_parameter_counts
+from tl_core.train import estimate_seconds
+
+IMAGENET, RANDOM = "ImageNet (transfer learning)", "Random (not transfer learning)"
+PHASE_NAMES = {
+    "features": "Building features (running the frozen base)",
+    "train": "Training the head",
+    "fine-tune": "Fine-tuning block5",
+}
+
+
+@st.cache_data
+def parameter_counts(input_size: int, head_units: int) -> tuple[int, int]:
+    return model_parameter_counts(input_size, head_units)
+
+
+def settings_form() -> TrainConfig | None:
+    """The form; returns a config when Start is pressed and the values are valid."""
+    has_imagenet = imagenet_weights_present() is not None
+    with st.form("settings"):
+        left, middle, right = st.columns(3)
+        weights = left.radio(
+            "Base weights",
+            [IMAGENET, RANDOM],
+            index=0 if has_imagenet else 1,
+            key="weights",
+            help="Random weights: the same network, never "
+            "trained on photos. A baseline, not transfer learning.",
+        )
+        per_class = left.number_input(
+            "Training digits per class (0 = all)", 0, 6000, QUICK_RUN.per_class, key="per_class"
+        )
+        input_size = left.select_slider(
+            "Input size (pixels)", [32, 48, 64, 96], QUICK_RUN.input_size, key="input_size"
+        )
+        epochs = middle.number_input("Epochs", 1, 100, QUICK_RUN.epochs, key="epochs")
+        batch_size = middle.select_slider(
+            "Batch size", [16, 32, 64, 128, 256], QUICK_RUN.batch_size, key="batch_size"
+        )
+        learning_rate = middle.select_slider(
+            "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], QUICK_RUN.learning_rate, key="learning_rate"
+        )
+        fine_tune = middle.checkbox("Fine-tune block5 afterwards (slow)", key="fine_tune")
+        rotation = right.slider("Rotation (degrees)", 0.0, 45.0, QUICK_RUN.rotation, key="rotation")
+        shift = right.slider("Shift (fraction)", 0.0, 0.3, QUICK_RUN.shift, key="shift")
+        zoom = right.slider("Zoom (fraction)", 0.0, 0.5, QUICK_RUN.zoom, key="zoom")
+        views = right.number_input("Augmented views per digit", 1, 8, QUICK_RUN.views, key="views")
+        start = st.form_submit_button("▶️ Start training", type="primary")
+    try:
+        config = TrainConfig(
+            weights="imagenet" if weights == IMAGENET else "random",
+            per_class=int(per_class) or None,
+            input_size=int(input_size),
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            learning_rate=float(learning_rate),
+            rotation=float(rotation),
+            shift=float(shift),
+            zoom=float(zoom),
+            views=int(views),
+            fine_tune=bool(fine_tune),
+        )
+    except ConfigError as error:
+        st.error(str(error))
+        return None
+    show_plan(config)
+    return config if start else None
+
+
+def show_plan(config: TrainConfig) -> None:
+    """Parameter counts and a time estimate, before anything runs."""
+    trainable, frozen = parameter_counts(config.input_size, config.head_units)
+    data = take_budget(mnist(), config.per_class, config.test_per_class, config.seed)
+    seconds = estimate_seconds(config, len(data.y_train), len(data.y_test))
+    cols = st.columns(4)
+    cols[0].metric("Trainable (head)", f"{trainable:,}")
+    cols[1].metric("Frozen (VGG16 base)", f"{frozen:,}")
+    cols[2].metric("Training digits", f"{len(data.y_train):,}")
+    cols[3].metric(
+        "Estimated time",
+        f"~{seconds:.0f} s",
+        help="first run; a repeat with the "
+        "same data and augmentation reuses cached features and is much faster",
+    )
+    if not config.is_transfer:
+        st.info(
+            "Random weights: this run is **not transfer learning**, it shows what the "
+            "same network does without ImageNet."
+        )
+
+
+def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> None:
+    """Accuracy and loss, train and validation, one point per epoch."""
+    frame = pd.DataFrame(list(history)).set_index("epoch")
+    left, right = st.columns(2)
+    left.markdown("**Accuracy**")
+    left.line_chart(frame[["accuracy", "val_accuracy"]], x_label="epoch")
+    right.markdown("**Loss**")
+    right.line_chart(frame[["loss", "val_loss"]], x_label="epoch")
+
+
+@st.fragment(run_every=1.0)
+def live_progress() -> None:
+    """Polls the shared job every second: progress bars per phase and the live curves."""
+    status: JobStatus = training_job().snapshot()
+    if status.state == "idle":
+        st.caption("No training has run since the server started.")
+        return
+    if status.is_active and st.button("⏹️ Stop", key="stop"):
+        training_job().stop()
+    for phase, label in PHASE_NAMES.items():
+        if phase in status.phase_progress:
+            step, total = status.phase_progress[phase]
+            unit = "images" if phase == "features" else "epochs"
+            st.progress(step / total if total else 1.0, text=f"{label}: {step} of {total} {unit}")
+    if status.is_active:
+        st.caption(f"{status.message}…")
+    if status.history:
+        curves(status.history)
+    if status.first_point_s is not None:
+        st.caption(f"First curve point {status.first_point_s:.1f} s after Start.")
+    if status.state == DONE:
+        st.success(
+            f"Done in {status.seconds:.0f} s. Run {status.run_name} is saved and is now "
+            "the model in use: try it on the Draw page."
+        )
+    elif status.state == STOPPED:
+        st.warning(
+            "Training was stopped. The run was not saved as complete; the previous "
+            "model stays in use."
+        )
+    elif status.state == FAILED:
+        st.error(status.error)
+
+
+st.title("🏋️ Train the new head")
+st.markdown(
+    "VGG16's convolutional base is **frozen**: its weights do not change. Each digit goes "
+    "through it once, and its output (the *bottleneck features*) is kept; only the small "
+    "**head** on top is trained, which is why this takes seconds, not hours."
+)
+config = settings_form()
+if config is not None:
+    if training_job().start(config):
+        st.toast("Training started")
+    else:
+        st.warning(
+            "A training run is already going on (maybe from another student's "
+            "screen). Watch it below, or stop it first."
+        )
+live_progress()

@@ -1,0 +1,143 @@
+"""Every page of the Streamlit app, run headless with streamlit.testing.v1.AppTest."""
+
+import base64
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from tl_core.config import TrainConfig
+from tl_core.train import train
+
+TINY = TrainConfig(
+    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2
+)
+TIMEOUT = 120
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def trained() -> None:
+    """A complete run in the default runs folder, as the app finds it."""
+    train(TINY)
+
+
+def page(name: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if name != "home":
+        app.switch_page(f"pages/{name}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def canvas_value(draw_strokes) -> dict:
+    """The value streamlit-drawable-canvas keeps in session_state after a drawing."""
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    draw_strokes(ImageDraw.Draw(image))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def texts(app: AppTest) -> str:
+    parts = [
+        e.value
+        for kind in ("markdown", "info", "warning", "error", "success", "caption")
+        for e in getattr(app, kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_explains_the_steps_and_says_weights_are_missing() -> None:
+    app = page("home")
+    assert "Transfer learning in seven steps" in [h.value for h in app.subheader]
+    assert "ImageNet weights are missing" in app.warning[0].value
+    assert [m.value for m in app.metric][:2] == ["embedded (5,000)", "missing"]
+
+
+def test_data_page_shows_samples_and_augmentation() -> None:
+    app = page("data")
+    assert len(app.get("image")) == 3  # the sample grid, and before/after for train and test
+    app.slider(key="aug_rotation").set_value(40.0).run()
+    assert not app.exception
+
+
+def test_train_page_runs_a_job_to_completion_and_shows_curves() -> None:
+    app = page("train")
+    assert app.radio(key="weights").value.startswith("Random")  # no ImageNet weights here
+    assert "Trainable (head)" in [m.label for m in app.metric]
+    app.number_input(key="per_class").set_value(10)
+    app.number_input(key="epochs").set_value(2)
+    app.number_input(key="views").set_value(1)
+    app.button[0].click().run()  # the form's Start button
+    from pages.common import training_job
+
+    deadline = time.monotonic() + TIMEOUT
+    while training_job().snapshot().is_active and time.monotonic() < deadline:
+        time.sleep(0.5)
+    status = training_job().snapshot()
+    assert status.state == "done", status.error
+    assert [row["epoch"] for row in status.history] == [1, 2]
+    app.run()
+    assert not app.exception
+    assert len(app.get("vega_lite_chart")) >= 2  # accuracy and loss curves
+    assert "is now the model in use" in texts(app)
+
+
+def test_a_second_start_while_training_is_refused() -> None:
+    from pages.common import training_job
+
+    job = training_job()
+    slow = TrainConfig(data_source="embedded", weights="random", per_class=50, epochs=50)
+    assert job.start(slow)
+    try:
+        assert not job.start(TINY)
+    finally:
+        job.stop()
+        assert job.wait(TIMEOUT).state == "stopped"
+
+
+def test_draw_page_predicts_an_injected_drawing(trained: None) -> None:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    app.switch_page("pages/draw.py")
+    app.session_state["canvas-0"] = canvas_value(
+        lambda draw: draw.line([(60, 40), (200, 40), (110, 250)], fill="white", width=18)
+    )
+    app.run()
+    assert not app.exception, app.exception
+    (guess,) = [m for m in app.metric if m.label == "The network says"]
+    assert guess.value in [str(d) for d in range(10)]
+    chart = app.get("vega_lite_chart")[0]
+    assert chart is not None
+
+
+def test_draw_page_with_an_empty_canvas_asks_for_a_digit(trained: None) -> None:
+    app = page("draw")
+    assert not [m for m in app.metric if m.label == "The network says"]
+    assert "Draw a digit" in texts(app)
+    app.session_state["canvas-0"] = canvas_value(lambda draw: None)
+    app.run()
+    assert not [m for m in app.metric if m.label == "The network says"]
+    assert "The image is empty: draw a digit." in texts(app)
+
+
+def test_draw_page_without_a_model_says_where_to_train() -> None:
+    app = page("draw")
+    assert "train one on the Train page" in texts(app)
+
+
+def test_results_page_shows_metrics_confusion_and_runs(trained: None) -> None:
+    app = page("results")
+    labels = [m.label for m in app.metric]
+    assert "Test accuracy (clean digits)" in labels
+    assert "Test accuracy (augmented digits)" in labels
+    assert len(app.dataframe) >= 1
+    app.selectbox(key="true").set_value(0).run()
+    app.selectbox(key="guess").set_value(0).run()
+    assert not app.exception
+    assert np.isfinite(float(app.metric[0].value.rstrip("%")))

@@ -76,6 +76,12 @@ with result_col:
                 index=pd.Index([str(d) for d in range(10)], name="digit"),
             )
             st.bar_chart(chart, y="probability", height=220)
+            st.caption(
+                "Probabilities: "
+                + " · ".join(
+                    f"{digit}: {p:.0%}" for digit, p in enumerate(prediction.probabilities)
+                )
+            )
             st.markdown("**What the network sees**")
             steps = st.columns(3)
             steps[0].image(image, caption=f"your {source}", width=120)

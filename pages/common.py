@@ -4,12 +4,15 @@
 memory and one training job; per-student choices stay in `st.session_state`.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from tl_core.data import MnistData, load_mnist
+from tl_core.errors import DigitLabError
 from tl_core.jobs import TrainingJob
 from tl_core.predict import Evaluation, Predictor, evaluate_run
-from tl_core.runs import Run, list_runs, load_model, resolve_runs_dir
+from tl_core.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 
@@ -41,7 +44,7 @@ def runs() -> list[Run]:
 
 
 def find(run_path: str) -> Run:
-    return next(run for run in runs() if str(run.path) == run_path)
+    return read_run(Path(run_path))
 
 
 def model_in_use() -> Run | None:
@@ -53,10 +56,15 @@ def model_in_use() -> Run | None:
 
 
 def predictor_in_use() -> tuple[Run, Predictor] | tuple[None, None]:
+    """The model in use, loaded; a damaged model file becomes a message, not a crash."""
     run = model_in_use()
     if run is None:
         return None, None
-    return run, predictor(str(run.path), run.status.get("model_sha256", ""))
+    try:
+        return run, predictor(str(run.path), run.status.get("model_sha256", ""))
+    except DigitLabError as error:
+        st.error(str(error))
+        return None, None
 
 
 def weights_badge(run: Run) -> str:

@@ -56,7 +56,7 @@ with result_col:
         st.info("Draw a digit on the black square.")
     else:
         try:
-            prediction = predictor.predict_image(image)
+            prediction = predictor.predict_image(image, drawing=source == "canvas")
         except NoDigitFound as error:
             st.info(str(error))
         else:

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import MODEL_CHOICE, evaluation, model_in_use, runs, weights_badge
+from tl_core.errors import DigitLabError
 from tl_core.images import mosaic
 
 MAX_SHOWN = 40
@@ -60,7 +61,11 @@ errors = confusion - np.diag(np.diag(confusion))
 worst_true, worst_guess = np.unravel_index(errors.argmax(), errors.shape)
 true_digit = pick_true.selectbox("true digit", range(10), index=int(worst_true), key="true")
 guess = pick_guess.selectbox("guessed as", range(10), index=int(worst_guess), key="guess")
-result = evaluation(str(run.path), run.status.get("model_sha256", ""))
+try:
+    result = evaluation(str(run.path), run.status.get("model_sha256", ""))
+except DigitLabError as error:
+    st.error(str(error))
+    st.stop()
 indices = result.misclassified(true_digit, guess)[:MAX_SHOWN]
 if len(indices) == 0:
     st.info(f"No test digit {true_digit} was guessed as {guess}.")
@@ -93,7 +98,8 @@ table = pd.DataFrame(
 )
 st.dataframe(table, hide_index=True)
 names = [r.name for r in complete]
-choice = st.selectbox("Model in use (for you)", names, index=names.index(run.name))
+current = names.index(run.name) if run.name in names else 0
+choice = st.selectbox("Model in use (for you)", names, index=current)
 if choice != run.name:
     st.session_state[MODEL_CHOICE] = choice
     st.rerun()

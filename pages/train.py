@@ -64,6 +64,7 @@ def settings_form() -> TrainConfig | None:
         config = TrainConfig(
             weights="imagenet" if weights == IMAGENET else "random",
             per_class=int(per_class) or None,
+            test_per_class=QUICK_RUN.test_per_class,
             input_size=int(input_size),
             epochs=int(epochs),
             batch_size=int(batch_size),

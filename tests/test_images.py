@@ -23,7 +23,7 @@ def seven(draw: ImageDraw.ImageDraw) -> None:
 
 
 def test_a_drawing_becomes_a_centred_20_pixel_digit() -> None:
-    digit = digit_from_image(canvas(seven))
+    digit = digit_from_image(canvas(seven), drawing=True)
     assert digit.shape == (28, 28) and digit.dtype == np.uint8
     ink = np.argwhere(digit > 30)
     height, width = ink.max(axis=0) - ink.min(axis=0) + 1
@@ -54,7 +54,7 @@ def test_dark_ink_on_paper_is_inverted_like_mnist() -> None:
 )
 def test_no_digit_found_says_why(strokes, message: str) -> None:
     with pytest.raises(NoDigitFound, match=message):
-        digit_from_image(canvas(strokes))
+        digit_from_image(canvas(strokes), drawing=True)
 
 
 def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
@@ -88,3 +88,9 @@ def test_bad_images_get_one_clear_sentence(data: bytes, message: str) -> None:
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="Cannot read"):
         read_image(tmp_path / "nope.png")
+
+
+def test_an_opaque_png_scan_is_treated_like_paper_not_a_canvas() -> None:
+    ink = canvas(seven)[..., 3]
+    scan = np.stack([255 - ink] * 3 + [np.full_like(ink, 255)], axis=-1)  # RGBA, alpha 255
+    assert np.array_equal(digit_from_image(scan), digit_from_image(255 - ink))

@@ -118,3 +118,12 @@ def test_a_file_that_is_not_vgg16_weights_gives_the_clear_error(tmp_path: Path) 
         build_base_model(32, resolve_weights(str(bad)))
     with pytest.raises(WeightsUnavailable, match="does not exist"):
         resolve_weights(str(tmp_path / "missing.h5"))
+
+
+def test_random_weights_fingerprint_follows_the_values() -> None:
+    from tl_core.model import weights_fingerprint
+
+    first = weights_fingerprint(build_base_model(32, resolve_weights("random"), seed=0))
+    again = weights_fingerprint(build_base_model(32, resolve_weights("random"), seed=0))
+    other = weights_fingerprint(build_base_model(32, resolve_weights("random"), seed=1))
+    assert first == again != other

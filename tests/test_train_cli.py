@@ -136,3 +136,27 @@ def test_every_command_has_help(capsys) -> None:
             main([command, "--help"])
         assert exited.value.code == 0
         assert "usage: python -m tl_core" in capsys.readouterr().out
+
+
+def test_a_run_with_damaged_metrics_or_config_is_not_complete(runs_dir: Path) -> None:
+    run = train(TINY, runs_dir).run
+    (run.path / "metrics.json").write_text('{"test_accuracy": null}')
+    assert not list_runs(runs_dir)[0].is_complete
+    run = train(TINY, runs_dir).run
+    (run.path / "config.json").unlink()
+    assert not [r for r in list_runs(runs_dir) if r.is_complete]
+
+
+def test_fine_tuning_adds_epochs_after_the_head(runs_dir: Path) -> None:
+    config = TrainConfig(
+        data_source="embedded",
+        weights="random",
+        per_class=3,
+        test_per_class=2,
+        epochs=1,
+        fine_tune=True,
+        fine_tune_epochs=1,
+    )
+    run = train(config, runs_dir).run
+    assert [(row["epoch"], row["phase"]) for row in run.history] == [(1, "train"), (2, "fine-tune")]
+    assert run.is_complete

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except DigitLabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a folder that is not writable, a full disk
+        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\nstopped.", file=sys.stderr)
         return 130

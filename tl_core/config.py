@@ -96,4 +96,4 @@ def _bad(name: str, value: object, allowed: str) -> None:
 
 
 # The app's default: from Start to a saved model in well under 90 s on 2 cores.
-QUICK_RUN = TrainConfig(per_class=100, views=2, epochs=10)
+QUICK_RUN = TrainConfig(per_class=100, test_per_class=100, views=2, epochs=10)

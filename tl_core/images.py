@@ -55,14 +55,14 @@ def read_image(source: bytes | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> np.nd
         raise ImageError(f"This image is damaged or incomplete ({error}).") from error
 
 
-def digit_from_image(image: np.ndarray) -> np.ndarray:
+def digit_from_image(image: np.ndarray, drawing: bool = False) -> np.ndarray:
     """Turn a drawing or photo into a uint8 (28, 28) MNIST-style digit.
 
-    Accepts gray (H, W), RGB or RGBA uint8 arrays. RGBA is a canvas drawing: its strokes
-    are composited over black. Other images with a light border (paper) are inverted.
+    Accepts gray (H, W), RGB or RGBA uint8 arrays. A `drawing` (the canvas: light strokes)
+    is taken as it is; a photo or scan with a light border (paper) is inverted.
     Raises NoDigitFound when the image is empty, a dot, or nearly all ink.
     """
-    ink = ink_image(image)
+    ink = ink_image(image, drawing)
     if (ink > 127).mean() > MAX_INK_FRACTION:
         raise NoDigitFound("Almost the whole image is ink: clear it and draw one digit.")
     ink = np.clip(ink - np.median(ink), 0, None)  # remove the background (paper is gray)
@@ -78,16 +78,22 @@ def digit_from_image(image: np.ndarray) -> np.ndarray:
     return _centre_by_mass(_fit_box(crop))
 
 
-def ink_image(image: np.ndarray) -> np.ndarray:
-    """Float (H, W) in 0-255 with the ink bright and the background dark."""
+def ink_image(image: np.ndarray, drawing: bool = False) -> np.ndarray:
+    """Float (H, W) in 0-255 with the ink bright and the background dark.
+
+    Transparent pixels are background: black behind a drawing, white paper behind a scan.
+    """
     if image.ndim == 2:
         gray = image.astype(np.float32)
     elif image.ndim == 3 and image.shape[2] in (3, 4):
         gray = image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        if image.shape[2] == 4:  # a canvas: transparent background, strokes with alpha
-            return gray * (image[..., 3].astype(np.float32) / 255.0)
+        if image.shape[2] == 4:
+            alpha = image[..., 3].astype(np.float32) / 255.0
+            gray = gray * alpha + (0.0 if drawing else 255.0) * (1.0 - alpha)
     else:
         raise ImageError(f"An image must be gray, RGB or RGBA, not an array of {image.shape}.")
+    if drawing:
+        return gray
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     return 255.0 - gray if np.median(border) > 127 else gray
 

@@ -99,8 +99,8 @@ class TrainingJob:
             self._finish(STOPPED, message="Stopped: the run was not saved as complete.")
         except DigitLabError as error:
             self._finish(FAILED, error=str(error))
-        except Exception as error:  # the worker must never die silently
-            self._finish(FAILED, error=f"Training failed unexpectedly: {error}")
+        except BaseException as error:  # the worker must never die silently
+            self._finish(FAILED, error=f"Training failed unexpectedly: {error}"[:500])
         else:
             self._finish(DONE, run_name=result.run.name, message="Saved: now the model in use.")
 

@@ -6,6 +6,7 @@ head is its own Keras model so it can be trained on cached bottleneck features a
 the full model (base + head) is what a run saves and what prediction loads.
 """
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -84,6 +85,18 @@ def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | N
     return cached_file(download)
 
 
+def weights_fingerprint(base_model: keras.Model) -> str:
+    """A hash of the base's actual weight values: the cache identity for random weights.
+
+    The seed alone is not enough: another thread calling `set_random_seed` while a base is
+    built would change the values, and stale features would then be reused.
+    """
+    digest = hashlib.sha256()
+    for array in base_model.get_weights():
+        digest.update(array.tobytes())
+    return f"sha256-{digest.hexdigest()[:32]}"
+
+
 def build_base_model(input_size: int, weights: Weights, seed: int = 0) -> keras.Model:
     """VGG16 without its top, every layer frozen (`trainable=False`).
 
@@ -98,6 +111,8 @@ def build_base_model(input_size: int, weights: Weights, seed: int = 0) -> keras.
             input_shape=(input_size, input_size, 3),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
+        if weights.path is None:
+            raise
         raise WeightsUnavailable(
             f"{weights.path} is not a usable VGG16 weights file ({error}). Download it again "
             f"with `python -m tl_core prefetch`, or point {WEIGHTS_ENV} at a good copy."

@@ -58,9 +58,9 @@ class Predictor:
         ]
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
-    def predict_image(self, image: np.ndarray) -> Prediction:
+    def predict_image(self, image: np.ndarray, drawing: bool = False) -> Prediction:
         """Guess the digit in a canvas drawing or photo; raises NoDigitFound if there is none."""
-        digit_image = digit_from_image(image)
+        digit_image = digit_from_image(image, drawing)
         probabilities = self.probabilities(digit_image[np.newaxis])[0]
         best = int(np.argmax(probabilities))
         return Prediction(best, float(probabilities[best]), probabilities, digit_image)

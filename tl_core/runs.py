@@ -22,6 +22,7 @@ from tl_core.paths import default_runs_dir
 
 MODEL_FILE = "model.keras"
 RUNNING, STOPPED, FAILED, COMPLETE = "running", "stopped", "failed", "complete"
+REQUIRED_METRICS = ("test_accuracy", "test_accuracy_augmented")
 
 
 @dataclass
@@ -44,7 +45,12 @@ class Run:
 
     @property
     def is_complete(self) -> bool:
-        return self.state == COMPLETE and self.metrics is not None
+        """Marked complete, and its metrics hold the numbers every page shows."""
+        return (
+            self.state == COMPLETE
+            and isinstance(self.metrics, dict)
+            and all(isinstance(self.metrics.get(key), int | float) for key in REQUIRED_METRICS)
+        )
 
     @property
     def model_path(self) -> Path:
@@ -69,7 +75,8 @@ def create_run(runs_dir: Path, config: TrainConfig, info: dict[str, Any]) -> Pat
 def set_state(path: Path, state: str, **details: Any) -> None:
     """Record the run's state, keeping what status.json already said."""
     status_path = path / "status.json"
-    status = read_json(status_path) if status_path.exists() else {}
+    status = _read_optional(status_path)
+    status = status if isinstance(status, dict) else {}
     status.update(details, state=state, updated=time.strftime("%Y-%m-%d %H:%M:%S"))
     write_json(status_path, status)
 
@@ -94,10 +101,11 @@ def finish_run(path: Path, model: keras.Model, metrics: dict[str, Any]) -> None:
 
 def read_run(path: Path) -> Run:
     """Read a run folder; a missing or damaged file leaves that part empty, never raises."""
-    status = _read_optional(path / "status.json") or {"state": FAILED}
+    status = _read_optional(path / "status.json")
+    status = status if isinstance(status, dict) else {"state": FAILED}
     try:
-        config = TrainConfig.from_dict(_read_optional(path / "config.json") or {})
-    except Exception:
+        config = TrainConfig.from_dict(_read_optional(path / "config.json"))
+    except Exception:  # missing, not a dict, or values out of range: never usable
         config, status = TrainConfig(), {**status, "state": FAILED}
     return Run(
         path,

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -35,12 +35,12 @@ from tl_core.model import (
     build_head,
     resolve_weights,
     unfreeze_top_block,
+    weights_fingerprint,
 )
 from tl_core.paths import feature_cache_dir
 from tl_core.predict import Predictor, score
 from tl_core.preprocess import to_model_input
 
-PHASES = ("data", "features", "train", "fine-tune", "evaluate", "save", "done")
 # Measured on 2 cores: the frozen base runs ~245 images/s at 32x32; cost grows with pixels.
 BASE_IMAGES_PER_S_AT_32 = 245.0
 OVERHEAD_S = 8.0  # loading TensorFlow's graph, building VGG16, saving the model
@@ -68,7 +68,6 @@ class TrainResult:
     run: runs.Run
     seconds: float
     features_cached: bool
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def train(
@@ -95,9 +94,10 @@ def train(
         config.seed,
     )
     base_model = build_base_model(config.input_size, weights, config.seed)
+    identity = weights.identity if weights.path else weights_fingerprint(base_model)
     run_dir = runs.create_run(
         runs.resolve_runs_dir(runs_dir),
-        config,
+        replace(config, data_source=data.kind, data_path=_absolute(config.data_path)),
         {
             "data_source": data.source,
             "weights": weights.label,
@@ -108,13 +108,13 @@ def train(
     try:
         banks = _augmented_sets(data, config)
         features, all_cached = _bottleneck_features(
-            banks, base_model, config, weights.identity, cache, emit, stop
+            banks, base_model, config, identity, cache, emit, stop
         )
         head = build_head(features["train"].shape[1:], config.head_units)
         history = _train_head(head, features, data, config, emit, stop, run_dir)
         model = build_full_model(base_model, head)
         if config.fine_tune:
-            history += _fine_tune(model, base_model, banks, data, config, emit, stop, run_dir)
+            _fine_tune(model, base_model, banks, data, config, emit, stop, run_dir, history)
         emit(ProgressEvent("evaluate", 0, 1, message="Testing on clean and augmented digits"))
         metrics = _evaluate(model, head, features, banks, data, config)
         emit(ProgressEvent("save", 0, 1, message="Saving the model"))
@@ -128,7 +128,7 @@ def train(
         runs.set_state(run_dir, runs.FAILED, error=str(error))
         raise
     emit(ProgressEvent("done", 1, 1, metrics={"test_accuracy": metrics["test_accuracy"]}))
-    return TrainResult(runs.read_run(run_dir), metrics["seconds"], all_cached, history)
+    return TrainResult(runs.read_run(run_dir), metrics["seconds"], all_cached)
 
 
 def estimate_seconds(config: TrainConfig, train_digits: int, test_digits: int) -> float:
@@ -139,6 +139,11 @@ def estimate_seconds(config: TrainConfig, train_digits: int, test_digits: int) -
     if config.fine_tune:
         seconds += 3 * train_digits * config.fine_tune_epochs / rate
     return seconds
+
+
+def _absolute(path: str | None) -> str | None:
+    """Saved runs keep absolute data paths, so they reload from any working directory."""
+    return str(Path(path).expanduser().resolve()) if path else None
 
 
 def _augmented_sets(data: MnistData, config: TrainConfig) -> dict[str, np.ndarray]:
@@ -191,6 +196,15 @@ class _StopOnRequest(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    """Adam on sparse labels 0-9, reporting accuracy: the same for the head and fine-tuning."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
 def _fit_epoch(
     model: keras.Model,
     x: object,
@@ -224,11 +238,7 @@ def _train_head(
     run_dir: Path,
 ) -> list[dict[str, float]]:
     """Train the head on bottleneck features; validation is the augmented test set."""
-    head.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    _compile(head, config.learning_rate)
     bank = features["train"].reshape(len(data.y_train), config.views, *features["train"].shape[1:])
     rng = np.random.default_rng([config.seed, 3])
     validation = (features["test_aug"], data.y_test)
@@ -238,7 +248,7 @@ def _train_head(
         views = rng.integers(config.views, size=len(data.y_train))
         x = bank[np.arange(len(data.y_train)), views]
         metrics = _fit_epoch(head, x, data.y_train, validation, config.batch_size, stop)
-        history.append({"epoch": epoch + 1, "phase": "head", **metrics})
+        history.append({"epoch": epoch + 1, "phase": "train", **metrics})
         runs.save_history(run_dir, history)
         emit(ProgressEvent("train", epoch + 1, config.epochs, metrics))
     return history
@@ -279,29 +289,24 @@ def _fine_tune(
     emit: Listener,
     stop: threading.Event,
     run_dir: Path,
-) -> list[dict[str, float]]:
+    history: list[dict[str, float]],
+) -> None:
     """After the head has converged: unfreeze block5, recompile with a low rate, train end to end.
 
-    Recompiling is required: `trainable` changes take effect only at compile time.
+    Recompiling is required: `trainable` changes take effect only at compile time. Epoch rows
+    are appended to `history`, after the head's.
     """
     unfreeze_top_block(base_model)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.fine_tune_learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    _compile(model, config.fine_tune_learning_rate)
     train_batches = _DigitBatches(data.x_train, data.y_train, config, augmented=True)
     validation = _DigitBatches(banks["test_aug"], data.y_test, config, augmented=False)
-    history = runs.read_run(run_dir).history
     emit(ProgressEvent("fine-tune", 0, config.fine_tune_epochs, message="Fine-tuning block5"))
-    added = []
     for epoch in range(config.fine_tune_epochs):
         metrics = _fit_epoch(model, train_batches, None, validation, None, stop)
-        added.append({"epoch": config.epochs + epoch + 1, "phase": "fine-tune", **metrics})
-        runs.save_history(run_dir, history + added)
+        history.append({"epoch": config.epochs + epoch + 1, "phase": "fine-tune", **metrics})
+        runs.save_history(run_dir, history)
         emit(ProgressEvent("fine-tune", epoch + 1, config.fine_tune_epochs, metrics))
     base_model.trainable = False
-    return added
 
 
 def _evaluate(

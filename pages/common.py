@@ -7,7 +7,9 @@ memory and one training job; per-student choices stay in `st.session_state`.
 from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
+from tl_core.access import teacher_passcode
 from tl_core.data import MnistData, load_mnist
 from tl_core.errors import DigitLabError
 from tl_core.jobs import TrainingJob
@@ -15,17 +17,32 @@ from tl_core.predict import Evaluation, Predictor, evaluate_run
 from tl_core.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
+PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
 
 
 @st.cache_resource
 def training_job() -> TrainingJob:
-    return TrainingJob()
+    """The server's one training job; a teacher passcode, if set, guards Start and Stop."""
+    return TrainingJob(passcode=teacher_passcode(_secrets()))
+
+
+def may_control_training() -> bool:
+    """Whether this session may start and stop training (always, without a passcode)."""
+    return training_job().may_control(st.session_state.get(PASSCODE))
+
+
+def _secrets() -> dict:
+    """`.streamlit/secrets.toml` as a dict; empty when there is none (the usual case)."""
+    try:
+        return dict(st.secrets)
+    except (StreamlitSecretNotFoundError, FileNotFoundError):
+        return {}
 
 
 @st.cache_resource(max_entries=4)
 def predictor(run_path: str, model_sha256: str) -> Predictor:
     """The model of a run, loaded once for everyone (the checksum keys a changed file)."""
-    return Predictor(load_model(find(run_path)))
+    return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
 
 
 @st.cache_resource(max_entries=4)

@@ -7,10 +7,10 @@ sees the same progress, and leaving this page does not stop it.
 import pandas as pd
 import streamlit as st
 
-from pages.common import mnist, training_job
+from pages.common import PASSCODE, may_control_training, mnist, training_job
 from tl_core.config import QUICK_RUN, TrainConfig
 from tl_core.data import take_budget
-from tl_core.errors import ConfigError
+from tl_core.errors import ConfigError, NotAllowed
 from tl_core.jobs import DONE, FAILED, STOPPED, JobStatus
 from tl_core.model import imagenet_weights_present, model_parameter_counts
 from tl_core.train import estimate_seconds
@@ -121,8 +121,8 @@ def live_progress() -> None:
     if status.state == "idle":
         st.caption("No training has run since the server started.")
         return
-    if status.is_active and st.button("⏹️ Stop", key="stop"):
-        training_job().stop()
+    if status.is_active and may_control_training() and st.button("⏹️ Stop", key="stop"):
+        training_job().stop(st.session_state.get(PASSCODE))
     for phase, label in PHASE_NAMES.items():
         if phase in status.phase_progress:
             step, total = status.phase_progress[phase]
@@ -154,13 +154,24 @@ st.markdown(
     "through it once, and its output (the *bottleneck features*) is kept; only the small "
     "**head** on top is trained, which is why this takes seconds, not hours."
 )
+if not may_control_training():
+    st.info(
+        "Only the teacher can start or stop training here. You can watch the progress and "
+        "the curves below, and try the model on the Draw page."
+    )
+    st.text_input("Teacher passcode", type="password", key=PASSCODE)
 config = settings_form()
 if config is not None:
-    if training_job().start(config):
-        st.toast("Training started")
+    try:
+        started = training_job().start(config, st.session_state.get(PASSCODE))
+    except NotAllowed as error:
+        st.error(str(error))
     else:
-        st.warning(
-            "A training run is already going on (maybe from another student's "
-            "screen). Watch it below, or stop it first."
-        )
+        if started:
+            st.toast("Training started")
+        else:
+            st.warning(
+                "A training run is already going on (maybe from another student's "
+                "screen). Watch it below, or stop it first."
+            )
 live_progress()

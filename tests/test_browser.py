@@ -5,6 +5,7 @@ canvas, sees ten probabilities appear, and saves a screenshot of every page.
 Screenshots and timings go to `screenshots/` at the repository root (see the README).
 """
 
+import itertools
 import json
 import os
 import re
@@ -15,9 +16,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tl_core.config import TrainConfig
+from tl_core.runs import RUNNING, list_runs, resolve_runs_dir
+from tl_core.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "screenshots"
@@ -29,6 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-gpu",
 ]
+TINY = TrainConfig(
+    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2
+)
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2}
 PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d in range(10)))
 
 pytestmark = pytest.mark.browser
@@ -40,8 +50,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class App(NamedTuple):
+    url: str
+    pid: int
+
+    def peak_rss_mb(self) -> float:
+        """The server's peak resident memory so far (VmHWM), in MB."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return round(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024, 1)
+
+
 @pytest.fixture
-def app_url(isolated_homes: Path) -> Iterator[str]:
+def app(isolated_homes: Path) -> Iterator[App]:
     """`streamlit run app.py` on 127.0.0.1, with this test's own runs folder."""
     port = free_port()
     server = subprocess.Popen(
@@ -76,21 +96,32 @@ def app_url(isolated_homes: Path) -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("streamlit did not start") from None
                 time.sleep(0.5)
-        yield url
+        yield App(url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
+def browser() -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install -y chromium"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        yield browser.new_page(viewport={"width": 1280, "height": 1600})
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Page:
+    return browser.new_page(viewport={"width": 1280, "height": 1600})
+
+
+@pytest.fixture
+def trained(isolated_homes: Path) -> None:
+    """A complete run in the runs folder the app will read, before the app starts."""
+    train(TINY)
 
 
 def shoot(page: Page, name: str) -> None:
@@ -99,30 +130,60 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
-def draw_seven(page: Page) -> None:
+def seven_on_canvas(page: Page, steps: int = 15) -> list[tuple[float, float]]:
+    """The stroke of a 7 in page coordinates (CSS pixels), `steps` points per line."""
     canvas = page.locator("canvas.upper-canvas").first
     expect(canvas).to_be_visible(timeout=60_000)
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
-    points = [(0.22, 0.15), (0.75, 0.15), (0.40, 0.90)]
-    x, y = box["x"], box["y"]
-    page.mouse.move(x + points[0][0] * box["width"], y + points[0][1] * box["height"])
+    corners = [(0.22, 0.15), (0.75, 0.15), (0.40, 0.90)]
+    points = [corners[0]]
+    for (x0, y0), (x1, y1) in itertools.pairwise(corners):
+        points += [
+            (x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(1, steps + 1)
+        ]
+    return [(box["x"] + px * box["width"], box["y"] + py * box["height"]) for px, py in points]
+
+
+def draw_seven(page: Page) -> None:
+    points = seven_on_canvas(page)
+    page.mouse.move(*points[0])
     page.mouse.down()
-    for px, py in points[1:]:
-        page.mouse.move(x + px * box["width"], y + py * box["height"], steps=15)
+    for point in points[1:]:
+        page.mouse.move(*point)
     page.mouse.up()
 
 
-def test_train_then_draw_a_digit_and_see_ten_probabilities(app_url: str, page: Page) -> None:
+def draw_seven_by_touch(page: Page) -> None:
+    """A finger stroke: real touch events through Chromium's DevTools protocol.
+
+    Playwright has only `tap` for touch; Input.dispatchTouchEvent sends trusted touchstart,
+    touchmove and touchend events, which Fabric.js (inside the canvas) listens for.
+    """
+    points = seven_on_canvas(page)
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, at: list[tuple[float, float]]) -> None:
+        spots = [{"x": x, "y": y, "id": 1} for x, y in at]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": spots})
+
+    touch("touchStart", points[:1])
+    for point in points[1:]:
+        touch("touchMove", [point])
+    touch("touchEnd", [])
+
+
+def test_train_then_draw_a_digit_and_see_ten_probabilities(app: App, page: Page) -> None:
     timings = {}
-    page.goto(app_url)
+    page.goto(app.url)
     expect(page.get_by_text("Transfer learning in seven steps")).to_be_visible(timeout=60_000)
     shoot(page, "1-home")
 
-    page.goto(f"{app_url}/data")
+    page.goto(f"{app.url}/data")
     expect(page.get_by_text("Augmentation preview")).to_be_visible(timeout=60_000)
     shoot(page, "2-data")
 
-    page.goto(f"{app_url}/train")
+    page.goto(f"{app.url}/train")
     start = page.get_by_text("Start training")
     expect(start).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Estimated time")).to_be_visible(timeout=60_000)
@@ -134,7 +195,7 @@ def test_train_then_draw_a_digit_and_see_ten_probabilities(app_url: str, page: P
     timings["start_to_saved_model_s"] = round(time.perf_counter() - clicked, 2)
     shoot(page, "3-train")
 
-    page.goto(f"{app_url}/draw")
+    page.goto(f"{app.url}/draw")
     expect(page.get_by_text("Draw a digit on the black square")).to_be_visible(timeout=60_000)
     draw_seven(page)
     released = time.perf_counter()
@@ -143,9 +204,50 @@ def test_train_then_draw_a_digit_and_see_ten_probabilities(app_url: str, page: P
     expect(page.get_by_text("The network says")).to_be_visible()
     shoot(page, "4-draw")
 
-    page.goto(f"{app_url}/results")
+    page.goto(f"{app.url}/results")
     expect(page.get_by_text("Confusion matrix")).to_be_visible(timeout=60_000)
     shoot(page, "5-results")
 
+    timings["app_peak_rss_mb"] = app.peak_rss_mb()  # the server, with a model loaded
     (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2))
     print(timings)
+
+
+def test_a_phone_draws_with_a_finger_and_sees_a_guess(
+    trained: None, app: App, browser: Browser
+) -> None:
+    context = browser.new_context(**PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{app.url}/draw")
+    expect(page.get_by_text("Draw a digit on the black square")).to_be_visible(timeout=60_000)
+    draw_seven_by_touch(page)
+    expect(page.get_by_text(PROBABILITIES)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("The network says")).to_be_visible()
+    assert page.evaluate("window.scrollX") == 0  # the stroke drew; it did not pan the page
+    shoot(page, "6-draw-phone")
+
+
+@pytest.mark.slow
+def test_several_students_draw_at_once_while_training_runs(
+    trained: None, app: App, browser: Browser
+) -> None:
+    teacher = browser.new_page(viewport={"width": 1280, "height": 1600})
+    teacher.goto(f"{app.url}/train")
+    teacher.get_by_label("Training digits per class (0 = all)").fill("400")
+    teacher.get_by_text("Start training").click()
+    expect(teacher.get_by_text("Building features")).to_be_visible(timeout=60_000)
+
+    students = [browser.new_context(**PHONE, has_touch=True).new_page() for _ in range(4)]
+    for student in students:
+        student.goto(f"{app.url}/draw")
+    for student in students:
+        expect(student.get_by_text("Draw a digit on the black square")).to_be_visible(
+            timeout=60_000
+        )
+    for student in students:  # one stroke each, without waiting for the others' answers
+        draw_seven(student)
+    for student in students:
+        expect(student.get_by_text(PROBABILITIES)).to_be_visible(timeout=60_000)
+    runs = list_runs(resolve_runs_dir(None))
+    assert any(run.state == RUNNING for run in runs), "training ended before the students drew"
+    shoot(students[0], "7-draw-during-training")

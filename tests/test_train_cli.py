@@ -70,7 +70,8 @@ def test_evaluate_and_predict_read_a_run_back(runs_dir: Path, tmp_path: Path, ca
     from tl_core.images import read_image
     from tl_core.predict import Predictor
 
-    expected = Predictor(load_model(find_run(runs_dir, run.name))).predict_image(read_image(image))
+    model = load_model(find_run(runs_dir, run.name), runs_dir)
+    expected = Predictor(model).predict_image(read_image(image))
     assert f"digit {expected.digit} with probability {expected.confidence:.3f}" in out
 
 

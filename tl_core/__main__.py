@@ -4,4 +4,5 @@ import sys
 
 from tl_core.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when the bench's spawned processes import this module
+    sys.exit(main())

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up noise quiet
 
-from tl_core.config import DATA_SOURCES, TrainConfig
+from tl_core.config import DATA_SOURCES, PRECISIONS, TrainConfig
 from tl_core.errors import DigitLabError
 
 if TYPE_CHECKING:
@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         help="augmented views per training digit (default %(default)s)",
     )
     train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help="what the base computes in (default: bfloat16 where the CPU has it)",
+    )
     train.add_argument("--fine-tune", action="store_true", help="then fine-tune VGG16's block5")
     train.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
     _add_runs_dir(train)
@@ -116,6 +122,40 @@ def _parser() -> argparse.ArgumentParser:
         "prefetch", help="download the ImageNet weights and full MNIST (needs internet)"
     )
     prefetch.set_defaults(command=_prefetch)
+
+    bench = commands.add_parser(
+        "bench", help="time the cached pipeline against the naive way, print a table"
+    )
+    bench.add_argument("--data", dest="data_path", help="mnist.npz or a folder of IDX files")
+    bench.add_argument("--source", dest="data_source", choices=DATA_SOURCES, default="auto")
+    bench.add_argument(
+        "--weights",
+        help="imagenet, random or a file (default: imagenet if present, else random)",
+    )
+    bench.add_argument("--per-class", type=int, default=300, help="training digits per class")
+    bench.add_argument("--test-per-class", type=int, default=100, help="test digits per class")
+    bench.add_argument("--full", action="store_true", help="all digits of the data (slow)")
+    bench.add_argument("--epochs", type=int, default=defaults.epochs)
+    bench.add_argument("--views", type=int, default=defaults.views)
+    bench.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
+    bench.add_argument("--extract-images", type=int, default=1024)
+    bench.add_argument("--latency-calls", type=int, default=200)
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    bench.set_defaults(command=_bench)
+
+    loadtest = commands.add_parser(
+        "loadtest", help="many clients on 127.0.0.1 asking one shared model for predictions"
+    )
+    loadtest.add_argument("--clients", type=int, default=30)
+    loadtest.add_argument("--seconds", type=float, default=60.0)
+    loadtest.add_argument("--run", default="latest", help="run folder name, or 'latest'")
+    loadtest.add_argument(
+        "--while-training", action="store_true", help="train a model in the server meanwhile"
+    )
+    loadtest.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    _add_runs_dir(loadtest)
+    loadtest.set_defaults(command=_loadtest)
 
     info = commands.add_parser("info", help="which data, weights and runs this machine has")
     _add_runs_dir(info)
@@ -162,8 +202,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tl_core.predict import Predictor, evaluate_run
     from tl_core.runs import find_run, load_model, resolve_runs_dir
 
-    run = find_run(resolve_runs_dir(args.runs_dir), args.run)
-    evaluation = evaluate_run(run, Predictor(load_model(run)))
+    runs_dir = resolve_runs_dir(args.runs_dir)
+    run = find_run(runs_dir, args.run)
+    evaluation = evaluate_run(run, Predictor(load_model(run, runs_dir)))
     print(f"run: {run.name} ({run.status.get('weights')})")
     print(f"data: {evaluation.data.source}, {len(evaluation.data.y_test)} test digits")
     print(
@@ -180,9 +221,10 @@ def _predict(args: argparse.Namespace) -> int:
     from tl_core.runs import find_run, load_model, resolve_runs_dir
 
     image = read_image(args.image)
-    run = find_run(resolve_runs_dir(args.runs_dir), args.run)
+    runs_dir = resolve_runs_dir(args.runs_dir)
+    run = find_run(runs_dir, args.run)
     try:
-        prediction = Predictor(load_model(run)).predict_image(image)
+        prediction = Predictor(load_model(run, runs_dir)).predict_image(image)
     except NoDigitFound as error:
         print(f"no digit found: {error}")
         return 1
@@ -199,6 +241,53 @@ def _prefetch(args: argparse.Namespace) -> int:
     print(f"ImageNet weights: {weights.path}")
     data = load_keras()
     print(f"MNIST: {data.source}, {len(data.y_train)} train and {len(data.y_test)} test digits")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from tl_core.bench import BenchSettings, format_table, run_bench, write_json
+    from tl_core.model import imagenet_weights_present
+
+    weights = args.weights or ("imagenet" if imagenet_weights_present() else "random")
+    config = TrainConfig(
+        data_source=args.data_source,
+        data_path=args.data_path,
+        per_class=None if args.full else args.per_class,
+        test_per_class=None if args.full else args.test_per_class,
+        weights=weights,
+        epochs=args.epochs,
+        views=args.views,
+        precision=args.precision,
+    )
+    settings = BenchSettings(config, args.extract_images, args.latency_calls, args.repeats)
+    results = run_bench(settings, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(format_table(results))
+    if args.json:
+        write_json(args.json, results)
+    return 0
+
+
+def _loadtest(args: argparse.Namespace) -> int:
+    import json
+
+    from tl_core.bench import sample_drawing
+    from tl_core.loadtest import run_load_test
+    from tl_core.model import imagenet_weights_present
+    from tl_core.runs import find_run, resolve_runs_dir
+
+    run = find_run(resolve_runs_dir(args.runs_dir), args.run)
+    training = None
+    if args.while_training:
+        weights = "imagenet" if imagenet_weights_present() else "random"
+        training = TrainConfig(data_source="embedded", weights=weights, views=4, epochs=30)
+    result = run_load_test(
+        run.path, args.clients, args.seconds, sample_drawing(), training and training.to_dict()
+    )
+    summary = result.summary()
+    for key, value in summary.items():
+        print(f"{key:>16}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from tl_core.errors import ConfigError
 
 DATA_SOURCES = ("auto", "file", "keras", "embedded")
+PRECISIONS = ("auto", "float32", "bfloat16")
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 96
 
 
@@ -18,7 +19,8 @@ class TrainConfig:
     """Settings of one training run.
 
     `weights` is "imagenet" (transfer learning), "random" (same network, no pretraining:
-    not transfer learning) or a path to a VGG16 no-top weights file.
+    not transfer learning) or a path to a VGG16 no-top weights file. `precision` is what the
+    base computes in; "auto" is bfloat16 where the CPU has it in hardware (model.py).
     """
 
     data_source: str = "auto"
@@ -39,6 +41,7 @@ class TrainConfig:
     fine_tune: bool = False
     fine_tune_epochs: int = 2
     fine_tune_learning_rate: float = 1e-5
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -47,6 +50,8 @@ class TrainConfig:
         """Raise ConfigError naming the first value out of range and the allowed range."""
         if self.data_source not in DATA_SOURCES:
             _bad("data_source", self.data_source, f"one of {', '.join(DATA_SOURCES)}")
+        if self.precision not in PRECISIONS:
+            _bad("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
         if self.data_source == "file" and not self.data_path:
             _bad("data_path", self.data_path, "a path when data_source is 'file'")
         _check_range("input_size", self.input_size, MIN_INPUT_SIZE, MAX_INPUT_SIZE)

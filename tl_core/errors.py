@@ -35,3 +35,7 @@ class RunError(DigitLabError):
 
 class TrainingStopped(DigitLabError):
     """Training ended early because someone asked it to stop."""
+
+
+class NotAllowed(DigitLabError):
+    """This session may not do that (a teacher passcode is set and was not given)."""

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from tl_core.errors import TrainingStopped
 from tl_core.files import file_digest, read_json, write_atomic, write_json
+from tl_core.model import bfloat16_copy
 from tl_core.preprocess import to_model_input
 
 FEATURE_BATCH = 128
@@ -31,15 +32,24 @@ log = logging.getLogger(__name__)
 OnBatch = Callable[[int], None]
 
 
-def feature_extractor(base_model: keras.Model, input_size: int) -> Callable:
-    """A compiled function: uint8 digits (N, 28, 28) -> bottleneck features (N, h, w, 512).
+def feature_extractor(
+    base_model: keras.Model, input_size: int, precision: str = "float32"
+) -> Callable:
+    """A compiled function: uint8 digits (N, 28, 28) -> float32 features (N, h, w, 512).
 
-    Preprocessing runs inside the same graph, so one call does the whole step.
+    Preprocessing runs inside the same graph, so one call does the whole step. With
+    precision "bfloat16" a bfloat16 copy of the base runs and its output is widened to
+    float32, so the cache and the head see one dtype. Measured on 2 cores at 32x32: 1.4x
+    the throughput of `model.predict` in float32 (no per-batch dispatch), about 3x in
+    bfloat16; `jit_compile=True` was 9x slower.
     """
+    if precision == "bfloat16":
+        base_model = bfloat16_copy(base_model)
 
     @tf.function(reduce_retracing=True)
     def extract(digits: tf.Tensor) -> tf.Tensor:
-        return base_model(to_model_input(digits, input_size), training=False)
+        features = base_model(to_model_input(digits, input_size), training=False)
+        return tf.cast(features, tf.float32)
 
     return extract
 

@@ -3,6 +3,8 @@
 The app keeps a single TrainingJob (through `st.cache_resource`); its worker thread calls
 `train` and only records progress here, never touching Streamlit. Pages poll `snapshot()`.
 A second start while a job runs is refused, and leaving a page does not stop training.
+When a teacher passcode is set (tl_core.access), only a caller that gives it may start or
+stop; everyone may watch.
 """
 
 import threading
@@ -10,8 +12,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tl_core.access import may_control_training
 from tl_core.config import TrainConfig
-from tl_core.errors import DigitLabError, TrainingStopped
+from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped
+from tl_core.runs import recover_interrupted, resolve_runs_dir
 from tl_core.train import ProgressEvent, train
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
@@ -50,15 +54,26 @@ class JobStatus:
 class TrainingJob:
     """Runs at most one `train` at a time in a worker thread."""
 
-    def __init__(self, runs_dir: Path | None = None) -> None:
+    def __init__(self, runs_dir: Path | None = None, passcode: str | None = None) -> None:
+        """One per server; runs left "running" by a server that was killed are recovered."""
         self.runs_dir = runs_dir
+        self.passcode = passcode
+        recover_interrupted(resolve_runs_dir(runs_dir))
         self._lock = threading.Lock()
         self._status = JobStatus()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, config: TrainConfig) -> bool:
-        """Start training; False (and nothing changes) if a job is already running."""
+    def may_control(self, entered: str | None) -> bool:
+        """Whether a caller who entered this passcode (or none) may start and stop training."""
+        return may_control_training(entered, self.passcode)
+
+    def start(self, config: TrainConfig, entered: str | None = None) -> bool:
+        """Start training; False (and nothing changes) if a job is already running.
+
+        Raises NotAllowed when a teacher passcode is set and `entered` is not it.
+        """
+        self._check_allowed(entered)
         with self._lock:
             if self._status.is_active:
                 return False
@@ -72,8 +87,9 @@ class TrainingJob:
             self._thread.start()
             return True
 
-    def stop(self) -> bool:
+    def stop(self, entered: str | None = None) -> bool:
         """Ask the running job to stop after its current batch; False if none runs."""
+        self._check_allowed(entered)
         with self._lock:
             if self._status.state != RUNNING:
                 return False
@@ -91,6 +107,10 @@ class TrainingJob:
         if thread is not None:
             thread.join(timeout)
         return self.snapshot()
+
+    def _check_allowed(self, entered: str | None) -> None:
+        if not self.may_control(entered):
+            raise NotAllowed("Only the teacher can start or stop training: enter the passcode.")
 
     def _work(self, config: TrainConfig) -> None:
         try:

@@ -19,6 +19,8 @@ from tl_core.errors import WeightsUnavailable
 from tl_core.files import file_digest
 
 WEIGHTS_ENV = "DIGITLAB_WEIGHTS"
+CPU_FLAGS_FILE = Path("/proc/cpuinfo")
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPUs that multiply bfloat16 in hardware
 IMAGENET_DOWNLOAD = Download(
     url=(
         "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
@@ -97,6 +99,22 @@ def weights_fingerprint(base_model: keras.Model) -> str:
     return f"sha256-{digest.hexdigest()[:32]}"
 
 
+def resolve_precision(precision: str = "auto") -> str:
+    """The precision the base computes in: "bfloat16" or "float32".
+
+    "auto" picks bfloat16 where the CPU multiplies it in hardware (measured on 2 cores: the
+    frozen base extracts features about 2x faster, and they differ from float32 by about
+    0.5%), and float32 everywhere else, where bfloat16 would be emulated and slow.
+    """
+    if precision != "auto":
+        return precision
+    try:
+        flags = set(CPU_FLAGS_FILE.read_text().split())
+    except OSError:  # not Linux: no cheap way to ask, so stay exact
+        return "float32"
+    return "bfloat16" if flags.intersection(NATIVE_BF16_FLAGS) else "float32"
+
+
 def build_base_model(input_size: int, weights: Weights, seed: int = 0) -> keras.Model:
     """VGG16 without its top, every layer frozen (`trainable=False`).
 
@@ -119,6 +137,20 @@ def build_base_model(input_size: int, weights: Weights, seed: int = 0) -> keras.
         ) from error
     base_model.trainable = False
     return base_model
+
+
+def bfloat16_copy(base_model: keras.Model) -> keras.Model:
+    """The same base computing in bfloat16 (float32 weights, Keras's "mixed_bfloat16").
+
+    A copy, so the model that is saved and predicts stays float32: one drawing is faster in
+    float32 (about 12 ms against 20 ms on 2 cores), batches of features in bfloat16.
+    """
+    copy = keras.models.clone_model(base_model)
+    for layer in copy.layers:
+        layer.dtype_policy = keras.DTypePolicy("mixed_bfloat16")
+    copy.set_weights(base_model.get_weights())
+    copy.trainable = False
+    return copy
 
 
 def build_head(feature_shape: tuple[int, ...], units: int = 512) -> keras.Model:

@@ -3,10 +3,16 @@
 A run folder holds `config.json`, `status.json`, `history.json` (one row per epoch),
 `metrics.json` (clean and augmented test accuracy, confusion matrix) and `model.keras`
 (base + head, so prediction needs no feature cache). Every file is written atomically and
-`status.json` says "complete" only after the model and metrics are in place, with the model's
-size and sha256 recorded; a run stopped or killed halfway therefore never looks complete.
+`status.json` says "complete" only after the model and metrics are in place, with the size
+and sha256 of every file recorded; a run stopped or killed halfway therefore never looks
+complete, and a file altered afterwards makes the run "damaged", never silently used.
+
+A running run records the process that trains it; when that process is gone (the server was
+killed), `recover_interrupted` marks the run "interrupted" and removes its half-written files.
 """
 
+import errno
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,8 +27,11 @@ from tl_core.files import atomic_path, file_digest, read_json, write_json
 from tl_core.paths import default_runs_dir
 
 MODEL_FILE = "model.keras"
+RECORDED_FILES = ("config.json", "history.json", "metrics.json", MODEL_FILE)
 RUNNING, STOPPED, FAILED, COMPLETE = "running", "stopped", "failed", "complete"
+INTERRUPTED, DAMAGED = "interrupted", "damaged"
 REQUIRED_METRICS = ("test_accuracy", "test_accuracy_augmented")
+PROCESS_TOKEN = secrets.token_hex(8)  # tells this process from a later one with the same pid
 
 
 @dataclass
@@ -63,12 +72,21 @@ def resolve_runs_dir(runs_dir: str | Path | None) -> Path:
 
 
 def create_run(runs_dir: Path, config: TrainConfig, info: dict[str, Any]) -> Path:
-    """Make a new run folder in state "running", named by time so runs sort by age."""
+    """Make a new run folder in state "running", named by time so runs sort by age.
+
+    Raises RunError with what to do when the runs folder cannot be written.
+    """
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     path = runs_dir / name
-    path.mkdir(parents=True)
-    write_json(path / "config.json", config.to_dict())
-    set_state(path, RUNNING, **info)
+    try:
+        path.mkdir(parents=True)
+        write_json(path / "config.json", config.to_dict())
+        set_state(path, RUNNING, pid=os.getpid(), process=PROCESS_TOKEN, **info)
+    except OSError as error:
+        raise RunError(
+            f"Cannot write a run into {runs_dir} ({error.strerror or error}). Free some disk "
+            f"space, or set DIGITLAB_HOME to a folder you can write to."
+        ) from error
     return path
 
 
@@ -86,23 +104,69 @@ def save_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def finish_run(path: Path, model: keras.Model, metrics: dict[str, Any]) -> None:
-    """Save model and metrics, then, last, mark the run complete with the model's checksum."""
+    """Save model and metrics, then, last, mark the run complete with every file's checksum.
+
+    Any OSError (a full disk) leaves the run not complete, so the previous run stays in use.
+    """
     model_path = path / MODEL_FILE
     with atomic_path(model_path, suffix=".keras") as temporary:
         model.save(temporary)
     write_json(path / "metrics.json", metrics)
+    files = {name: _fingerprint(path / name) for name in RECORDED_FILES if (path / name).exists()}
     set_state(
         path,
         COMPLETE,
-        model_bytes=model_path.stat().st_size,
-        model_sha256=file_digest(model_path, "sha256"),
+        files=files,
+        model_bytes=files[MODEL_FILE]["bytes"],
+        model_sha256=files[MODEL_FILE]["sha256"],
     )
 
 
+def recover_interrupted(runs_dir: Path) -> list[str]:
+    """Mark runs whose training process is gone as "interrupted"; returns their names.
+
+    Called when a server or the CLI starts: a run left "running" by a killed process is never
+    complete, and its half-written temporary files are removed.
+    """
+    recovered = []
+    for run in list_runs(runs_dir):
+        if run.state != RUNNING or _still_training(run.status):
+            continue
+        for leftover in run.path.glob(".*"):
+            leftover.unlink(missing_ok=True)
+        set_state(run.path, INTERRUPTED, error="The server stopped while this run was training.")
+        recovered.append(run.name)
+    return recovered
+
+
+def _still_training(status: dict[str, Any]) -> bool:
+    """Whether the process that started this run is alive (this one, or another one)."""
+    pid = status.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return status.get("process") == PROCESS_TOKEN
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        return error.errno == errno.EPERM  # alive, owned by someone else
+    return True
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    return {"bytes": path.stat().st_size, "sha256": file_digest(path, "sha256")}
+
+
 def read_run(path: Path) -> Run:
-    """Read a run folder; a missing or damaged file leaves that part empty, never raises."""
+    """Read a run folder; a missing or damaged file leaves that part empty, never raises.
+
+    A complete run whose small files differ from the sizes and checksums recorded at the end
+    is "damaged" (the model file is checked in full when it is loaded).
+    """
     status = _read_optional(path / "status.json")
     status = status if isinstance(status, dict) else {"state": FAILED}
+    if status.get("state") == COMPLETE and not _files_match(path, status.get("files")):
+        status = {**status, "state": DAMAGED}
     try:
         config = TrainConfig.from_dict(_read_optional(path / "config.json"))
     except Exception:  # missing, not a dict, or values out of range: never usable
@@ -147,8 +211,15 @@ def find_run(runs_dir: Path, name: str) -> Run:
     return run
 
 
-def load_model(run: Run) -> keras.Model:
-    """Load the run's model after checking it is the file that was saved (size and sha256)."""
+def load_model(run: Run, runs_dir: Path | None = None) -> keras.Model:
+    """Load the run's model after checking it is the file that was saved (size and sha256).
+
+    Only a run folder directly inside the runs folder is loaded, with Keras's safe mode on,
+    so a model file can never run code (no Lambda layers, no pickle).
+    """
+    runs_dir = resolve_runs_dir(runs_dir)
+    if run.path.resolve().parent != runs_dir.resolve():
+        raise RunError(f"{run.path} is not a run in {runs_dir}: only runs there are loaded.")
     path = run.model_path
     expected = (run.status.get("model_bytes"), run.status.get("model_sha256"))
     if (
@@ -161,6 +232,22 @@ def load_model(run: Run) -> keras.Model:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:
         raise RunError(f"The model of run {run.name} cannot be loaded ({error}).") from error
+
+
+def _files_match(path: Path, recorded: Any) -> bool:
+    """JSON files by size and sha256, the model by size (hashing 60 MB on every page is slow)."""
+    if not isinstance(recorded, dict) or MODEL_FILE not in recorded:
+        return False
+    try:
+        for name, expected in recorded.items():
+            file = path / name
+            if file.stat().st_size != expected["bytes"]:
+                return False
+            if name != MODEL_FILE and file_digest(file, "sha256") != expected["sha256"]:
+                return False
+    except (OSError, KeyError, TypeError):
+        return False
+    return True
 
 
 def _read_optional(path: Path) -> Any:

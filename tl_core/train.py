@@ -13,6 +13,7 @@ Progress goes to a listener as ProgressEvent objects; a `threading.Event` stops 
 after the current batch, and the run folder is then marked "stopped", never "complete".
 """
 
+import contextlib
 import math
 import threading
 import time
@@ -27,12 +28,13 @@ from tl_core import runs
 from tl_core.augment import augment, augmentation_bank
 from tl_core.config import TrainConfig
 from tl_core.data import MnistData, load_mnist, take_budget
-from tl_core.errors import TrainingStopped
+from tl_core.errors import RunError, TrainingStopped
 from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
 from tl_core.model import (
     build_base_model,
     build_full_model,
     build_head,
+    resolve_precision,
     resolve_weights,
     unfreeze_top_block,
     weights_fingerprint,
@@ -93,14 +95,19 @@ def train(
         config.test_per_class,
         config.seed,
     )
+    precision = resolve_precision(config.precision)
     base_model = build_base_model(config.input_size, weights, config.seed)
     identity = weights.identity if weights.path else weights_fingerprint(base_model)
+    identity = f"{identity}-{precision}"  # bfloat16 and float32 features differ
+    runs_dir = runs.resolve_runs_dir(runs_dir)
+    runs.recover_interrupted(runs_dir)
     run_dir = runs.create_run(
-        runs.resolve_runs_dir(runs_dir),
+        runs_dir,
         replace(config, data_source=data.kind, data_path=_absolute(config.data_path)),
         {
             "data_source": data.source,
             "weights": weights.label,
+            "precision": precision,
             "train_digits": len(data.y_train),
             "test_digits": len(data.y_test),
         },
@@ -108,7 +115,7 @@ def train(
     try:
         banks = _augmented_sets(data, config)
         features, all_cached = _bottleneck_features(
-            banks, base_model, config, identity, cache, emit, stop
+            banks, base_model, config, precision, identity, cache, emit, stop
         )
         head = build_head(features["train"].shape[1:], config.head_units)
         history = _train_head(head, features, data, config, emit, stop, run_dir)
@@ -124,6 +131,13 @@ def train(
     except TrainingStopped:
         runs.set_state(run_dir, runs.STOPPED)
         raise
+    except OSError as error:  # a full disk, a folder that turned read-only
+        with contextlib.suppress(OSError):
+            runs.set_state(run_dir, runs.FAILED, error=str(error))
+        raise RunError(
+            f"Writing the run failed ({error.strerror or error}), so it was not saved and the "
+            f"previous model stays in use. Free some disk space and train again."
+        ) from error
     except BaseException as error:
         runs.set_state(run_dir, runs.FAILED, error=str(error))
         raise
@@ -160,13 +174,14 @@ def _bottleneck_features(
     banks: dict[str, np.ndarray],
     base_model: keras.Model,
     config: TrainConfig,
+    precision: str,
     weights_identity: str,
     cache: FeatureCache,
     emit: Listener,
     stop: threading.Event,
 ) -> tuple[dict[str, np.ndarray], bool]:
     """Features of every image set, from the cache where possible; progress in images."""
-    extract = feature_extractor(base_model, config.input_size)
+    extract = feature_extractor(base_model, config.input_size, precision)
     total = sum(len(images) for images in banks.values())
     done = 0
 

@@ -1,0 +1,51 @@
+"""`python -m tl_core bench` runs end to end on a tiny setting and writes valid JSON.
+
+Speed itself is measured by running the bench, never asserted here (see the README).
+"""
+
+import json
+import math
+from pathlib import Path
+
+from tl_core.cli import main
+
+KEYS = [
+    "cores",
+    "train_naive_s",
+    "train_cached_s",
+    "speedup",
+    "acc_naive_clean",
+    "acc_cached_clean",
+    "acc_naive_aug",
+    "acc_cached_aug",
+    "extract_img_s_32",
+    "extract_img_s_48",
+    "predict_img_s_32",
+    "extract_vs_predict",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "rss_train_mb",
+    "rss_predict_mb",
+    "cold_start_s",
+    "quick_run_s",
+    "quick_run_acc",
+]
+TINY = ["--source", "embedded", "--per-class", "3", "--test-per-class", "2", "--epochs", "1"]
+CHEAP = ["--extract-images", "16", "--latency-calls", "5", "--repeats", "1"]
+
+
+def test_bench_prints_a_table_and_writes_every_key(tmp_path: Path, capsys) -> None:
+    out_file = tmp_path / "bench.json"
+    assert main(["bench", *TINY, *CHEAP, "--json", str(out_file)]) == 0
+    results = json.loads(out_file.read_text())
+    assert set(KEYS) <= set(results)
+    assert all(isinstance(results[key], int | float) for key in KEYS)
+    assert results["cores"] >= 1 and results["train_digits"] == 30 and results["test_digits"] == 20
+    assert all(results[key] > 0 for key in KEYS if key.endswith(("_s", "_mb", "_ms", "img_s_32")))
+    assert 0 <= results["acc_cached_clean"] <= 1 and 0 <= results["quick_run_acc"] <= 1
+    assert math.isclose(
+        results["speedup"], results["train_naive_s"] / results["train_cached_s"], rel_tol=0.01
+    )
+    assert results["latency_p50_ms"] <= results["latency_p95_ms"]
+    table = capsys.readouterr().out
+    assert "speedup naive / cached" in table and f"{results['speedup']}x" in table

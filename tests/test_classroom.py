@@ -1,0 +1,246 @@
+"""A whole class at once: shared prediction, the teacher passcode, faults and safe loading.
+
+Each fault test checks the message a person sees and that nothing was lost: the previous
+complete run stays the model in use.
+"""
+
+import logging
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import md5_of
+from PIL import Image
+
+from tl_core.access import PASSCODE_ENV, may_control_training, teacher_passcode
+from tl_core.bench import sample_drawing
+from tl_core.config import TrainConfig
+from tl_core.data import load_embedded
+from tl_core.download import Download, cached_file
+from tl_core.errors import NotAllowed, RunError
+from tl_core.jobs import TrainingJob
+from tl_core.loadtest import run_load_test
+from tl_core.predict import Predictor
+from tl_core.runs import (
+    COMPLETE,
+    DAMAGED,
+    INTERRUPTED,
+    RUNNING,
+    find_run,
+    finish_run,
+    latest_complete_run,
+    list_runs,
+    load_model,
+    read_run,
+    recover_interrupted,
+)
+from tl_core.train import ProgressEvent, train
+
+TINY = TrainConfig(
+    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2
+)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def first_run(runs_dir: Path):
+    """A complete run: the model in use that no fault may take away."""
+    return train(TINY, runs_dir).run
+
+
+def scans(count: int) -> list[np.ndarray]:
+    """Real test digits, scaled up like photos of paper (dark ink on white)."""
+    digits = load_embedded().x_test[:count]
+    return [255 - np.asarray(Image.fromarray(d).resize((140, 140))) for d in digits]
+
+
+def test_predictions_from_16_threads_at_once_match_one_by_one(first_run, runs_dir) -> None:
+    predictor = Predictor(load_model(first_run, runs_dir))
+    images = scans(16)
+    one_by_one = [predictor.predict_image(image) for image in images]
+    with ThreadPoolExecutor(16) as pool:
+        at_once = list(pool.map(predictor.predict_image, images))
+    assert [p.digit for p in at_once] == [p.digit for p in one_by_one]
+    for together, alone in zip(at_once, one_by_one, strict=True):
+        np.testing.assert_allclose(together.probabilities, alone.probabilities, atol=1e-5)
+
+
+def test_without_a_passcode_anyone_may_train_with_one_only_the_teacher(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert may_control_training(None, None) and may_control_training("x", "")
+    assert not may_control_training(None, "owl") and not may_control_training("OWL", "owl")
+    monkeypatch.setenv(PASSCODE_ENV, "owl")
+    assert teacher_passcode() == "owl"
+    monkeypatch.delenv(PASSCODE_ENV)
+    assert teacher_passcode({"teacher_passcode": "lark"}) == "lark" and teacher_passcode() is None
+
+    job = TrainingJob(runs_dir, passcode="owl")
+    for entered in (None, "wrong"):
+        with pytest.raises(NotAllowed, match="Only the teacher can start or stop training"):
+            job.start(TINY, entered)
+    assert job.snapshot().state == "idle" and not list_runs(runs_dir)
+    assert job.start(TINY, "owl")
+    with pytest.raises(NotAllowed):
+        job.stop()
+    assert job.wait(120).state == "done"
+
+
+def test_a_run_killed_halfway_is_not_complete_and_the_next_start_marks_it(
+    first_run, runs_dir: Path
+) -> None:
+    command = [sys.executable, "-m", "tl_core", "train", "--source", "embedded"]
+    command += ["--weights", "random", "--per-class", "100", "--epochs", "50"]
+    command += ["--runs-dir", str(runs_dir)]
+    trainer = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in iter(trainer.stderr.readline, ""):
+            if "features" in line:  # the new run folder exists and the base is running
+                break
+    finally:
+        trainer.send_signal(signal.SIGKILL)
+        trainer.wait(30)
+    killed = next(run for run in list_runs(runs_dir) if run.name != first_run.name)
+    assert killed.state == RUNNING and not killed.is_complete
+    assert latest_complete_run(runs_dir).name == first_run.name
+
+    TrainingJob(runs_dir)  # what a new server does when it starts
+    assert read_run(killed.path).state == INTERRUPTED
+    assert recover_interrupted(runs_dir) == []  # already done, and a finished run is left alone
+    assert read_run(first_run.path).state == COMPLETE
+
+
+def test_a_running_run_of_this_process_is_left_alone(runs_dir: Path) -> None:
+    seen: list[list[str]] = []
+
+    def listener(event: ProgressEvent) -> None:
+        if event.phase == "train" and not seen:
+            seen.append(recover_interrupted(runs_dir))
+
+    train(TINY, runs_dir, listener=listener)
+    assert seen == [[]] and list_runs(runs_dir)[0].is_complete
+
+
+@pytest.mark.parametrize("damage", ["truncate-model", "alter-metrics", "alter-history"])
+def test_an_altered_run_file_makes_the_run_damaged_never_used(
+    first_run, runs_dir: Path, damage: str
+) -> None:
+    later = train(TINY, runs_dir).run
+    if damage == "truncate-model":
+        with later.model_path.open("r+b") as handle:
+            handle.truncate(later.model_path.stat().st_size // 2)
+    else:
+        name = "metrics.json" if damage == "alter-metrics" else "history.json"
+        text = (later.path / name).read_text()
+        (later.path / name).write_text(text.replace("0.", "1.", 1))
+    assert read_run(later.path).state == DAMAGED
+    assert latest_complete_run(runs_dir).name == first_run.name  # the earlier model is used
+
+
+def test_a_model_file_altered_in_place_is_refused_when_loaded(first_run, runs_dir) -> None:
+    with first_run.model_path.open("r+b") as handle:  # same size, one byte changed
+        handle.seek(100)
+        byte = handle.read(1)
+        handle.seek(100)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(RunError, match="missing or damaged: train again"):
+        load_model(read_run(first_run.path), runs_dir)
+
+
+def test_a_full_disk_while_saving_keeps_the_previous_model(first_run, runs_dir: Path) -> None:
+    """RLIMIT_FSIZE makes the kernel refuse the large model file, as a full disk would."""
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def listener(event: ProgressEvent) -> None:
+        if event.phase == "save":
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, limits[1]))
+
+    try:
+        with pytest.raises(RunError) as caught:
+            train(TINY, runs_dir, listener=listener)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous_handler)
+    assert "was not saved and the previous model stays in use" in str(caught.value)
+    failed = next(run for run in list_runs(runs_dir) if run.name != first_run.name)
+    assert not failed.is_complete and not failed.model_path.exists()
+    assert not list(failed.path.glob(".*"))  # no half-written model left behind
+    in_use = latest_complete_run(runs_dir)
+    assert in_use.name == first_run.name
+    assert Predictor(load_model(in_use, runs_dir)).predict_image(scans(1)[0]).digit in range(10)
+
+
+def test_a_runs_folder_that_cannot_be_written_says_so(tmp_path: Path) -> None:
+    blocked = tmp_path / "runs"
+    blocked.write_text("a file where the runs folder should be")
+    with pytest.raises(RunError, match=r"Cannot write a run into .* set DIGITLAB_HOME"):
+        train(TINY, blocked / "inner")
+    assert blocked.read_text().startswith("a file")
+
+
+def test_a_feature_cache_that_cannot_be_written_is_skipped(
+    isolated_homes: Path, runs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = isolated_homes / "digitlab" / "cache"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("not a folder")
+    with caplog.at_level(logging.WARNING):
+        result = train(TINY, runs_dir)
+    assert result.run.is_complete and not result.features_cached
+    assert "Could not write the feature cache" in caplog.text
+
+
+def test_a_damaged_weights_file_in_the_keras_cache_is_not_used(vgg16_weights_file: Path) -> None:
+    download = Download("http://127.0.0.1:9/w.h5", "w.h5", md5_of(vgg16_weights_file), "models")
+    download.cache_path().parent.mkdir(parents=True)
+    good = vgg16_weights_file.read_bytes()
+    download.cache_path().write_bytes(good[: len(good) - 1000])
+    assert cached_file(download) is None and not download.cache_path().exists()
+
+
+def test_models_load_only_from_the_runs_folder(first_run, runs_dir: Path, tmp_path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(first_run.path, elsewhere / first_run.name)
+    with pytest.raises(RunError, match="only runs there are loaded"):
+        load_model(read_run(elsewhere / first_run.name), runs_dir)
+    for name in ("../elsewhere/" + first_run.name, "/etc", ".."):
+        with pytest.raises(RunError, match="There is no run called"):
+            find_run(runs_dir, name)
+
+
+def test_a_model_that_would_run_code_is_refused(first_run, runs_dir: Path) -> None:
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Lambda(lambda x: x[:, 0, 0, :1] * 0 + 1)(inputs)
+    finish_run(first_run.path, keras.Model(inputs, outputs), first_run.metrics)
+    run = read_run(first_run.path)
+    assert run.is_complete  # checksums match: only safe mode stands in the way
+    with pytest.raises(RunError, match="cannot be loaded"):
+        load_model(run, runs_dir)
+
+
+def test_the_load_test_answers_every_client(first_run) -> None:
+    result = run_load_test(first_run.path, clients=4, seconds=3, drawing=sample_drawing())
+    summary = result.summary()
+    assert result.errors == 0 and result.requests >= 4 and len(result.digits) == 1
+    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
+    assert summary["throughput_per_s"] > 0
+
+
+def test_the_load_test_can_run_beside_a_training_job(first_run) -> None:
+    slow = TrainConfig(data_source="embedded", weights="random", per_class=50, epochs=50)
+    result = run_load_test(first_run.path, 2, 3, sample_drawing(), slow.to_dict())
+    assert result.errors == 0 and result.requests > 0
+    assert result.training_state == "running"

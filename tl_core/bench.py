@@ -1,0 +1,314 @@
+"""The benchmark: the project's way against the naive way, on the same digits and settings.
+
+The naive way is what a tutorial does: augmentation layers and the frozen VGG16 inside one
+Keras model and `model.fit` for E epochs, so every epoch runs the base over every image. The
+project's way is `train`: the base runs once per image and augmented view (the bottleneck
+features), then only the head trains. Each measurement runs in a fresh process, so one
+cannot warm a cache, a graph or the memory of another, and each process's peak RSS is its own.
+
+Figures that are cheap to repeat (throughput, latency) are medians of repeats; a training
+run is measured once.
+"""
+
+import json
+import os
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from tl_core.config import QUICK_RUN, TrainConfig
+from tl_core.paths import HOME_ENV
+
+EXTRACT_SIZES = (32, 48)
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What one bench run measures; the defaults finish in a few minutes on 2 cores."""
+
+    config: TrainConfig
+    extract_images: int = 1024
+    latency_calls: int = 200
+    repeats: int = 3
+    quick_run: TrainConfig = QUICK_RUN
+
+
+def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run every measurement, each in a fresh process; returns the figures by JSON key."""
+    config = settings.config
+    results: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "weights": config.weights,
+        "epochs": config.epochs,
+        "views": config.views,
+        "input_size": config.input_size,
+    }
+    log("training the project's way (cached bottleneck features)...")
+    cached = _in_fresh_process(_train_cached, config)
+    log("training the naive way (model.fit over VGG16 every epoch)...")
+    naive = _in_fresh_process(_train_naive, config)
+    results.update(
+        data_source=cached["data_source"],
+        precision=cached["precision"],
+        train_digits=cached["train_digits"],
+        test_digits=cached["test_digits"],
+        train_naive_s=naive["seconds"],
+        train_cached_s=cached["seconds"],
+        speedup=round(naive["seconds"] / cached["seconds"], 2),
+        acc_naive_clean=naive["acc_clean"],
+        acc_cached_clean=cached["acc_clean"],
+        acc_naive_aug=naive["acc_aug"],
+        acc_cached_aug=cached["acc_aug"],
+        rss_train_mb=cached["rss_mb"],
+        rss_train_naive_mb=naive["rss_mb"],
+    )
+    log("feature extraction throughput...")
+    extraction = _in_fresh_process(
+        _extraction_throughput, config, settings.extract_images, settings.repeats
+    )
+    results.update(extraction)
+    results["extract_vs_predict"] = round(
+        extraction["extract_img_s_32"] / extraction["predict_img_s_32"], 2
+    )
+    log("cold start and prediction latency...")
+    results.update(
+        _in_fresh_process(_predict_only, cached["run_path"], settings.latency_calls, time.time())
+    )
+    log("the classroom quick run...")
+    quick_config = replace(
+        settings.quick_run,
+        weights=config.weights,
+        data_source=config.data_source,
+        data_path=config.data_path,
+    )
+    quick = _in_fresh_process(_train_cached, quick_config)
+    results.update(quick_run_s=quick["seconds"], quick_run_acc=quick["acc_clean"])
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The figures as a two-column text table, in the order the issue lists them."""
+    rows = [
+        ("cores", results["cores"]),
+        ("data", f"{results['data_source']}"),
+        (
+            "setting",
+            f"{results['train_digits']} train / {results['test_digits']} test digits, "
+            f"E={results['epochs']}, {results['views']} views, {results['weights']} weights, "
+            f"base in {results['precision']}",
+        ),
+        ("train naive (s)", results["train_naive_s"]),
+        ("train cached (s)", results["train_cached_s"]),
+        ("speedup naive / cached", f"{results['speedup']}x"),
+        ("accuracy naive clean / aug", _pair(results, "acc_naive")),
+        ("accuracy cached clean / aug", _pair(results, "acc_cached")),
+        ("extract img/s at 32", results["extract_img_s_32"]),
+        ("extract img/s at 48", results["extract_img_s_48"]),
+        ("model.predict img/s at 32", results["predict_img_s_32"]),
+        ("model.predict img/s at 48", results["predict_img_s_48"]),
+        ("extract / predict at 32", f"{results['extract_vs_predict']}x"),
+        ("latency p50 / p95 (ms)", f"{results['latency_p50_ms']} / {results['latency_p95_ms']}"),
+        ("peak RSS training (MB)", results["rss_train_mb"]),
+        ("peak RSS naive training (MB)", results["rss_train_naive_mb"]),
+        ("peak RSS predicting (MB)", results["rss_predict_mb"]),
+        ("cold start to first prediction (s)", results["cold_start_s"]),
+        ("quick run: Start to saved model (s)", results["quick_run_s"]),
+        ("quick run test accuracy", results["quick_run_acc"]),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def write_json(path: Path, results: dict[str, Any]) -> None:
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+def sample_drawing(side: int = 280) -> np.ndarray:
+    """A 7 drawn in white on a transparent canvas, as streamlit-drawable-canvas returns it."""
+    image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    scale = side / 280
+    points = [(60 * scale, 40 * scale), (200 * scale, 40 * scale), (110 * scale, 250 * scale)]
+    ImageDraw.Draw(image).line(points, fill=(255, 255, 255, 255), width=round(18 * scale))
+    return np.asarray(image)
+
+
+def _pair(results: dict[str, Any], prefix: str) -> str:
+    return f"{results[prefix + '_clean']:.4f} / {results[prefix + '_aug']:.4f}"
+
+
+def _in_fresh_process(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run `function(*args)` in a new Python process (spawned, not forked) and return its dict."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _train_cached(config: TrainConfig) -> dict[str, Any]:
+    """The project's `train`, from an empty feature cache, timed from call to saved model."""
+    os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
+    from tl_core.train import train
+
+    started = time.perf_counter()
+    result = train(config)
+    seconds = time.perf_counter() - started
+    run = result.run
+    return {
+        "seconds": round(seconds, 2),
+        "acc_clean": run.metrics["test_accuracy"],
+        "acc_aug": run.metrics["test_accuracy_augmented"],
+        "rss_mb": _peak_rss_mb(),
+        "run_path": str(run.path),
+        "data_source": run.status["data_source"],
+        "precision": run.status["precision"],
+        "train_digits": run.status["train_digits"],
+        "test_digits": run.status["test_digits"],
+    }
+
+
+def _train_naive(config: TrainConfig) -> dict[str, Any]:
+    """The tutorial way: augmentation layers and the frozen base inside `fit`, float32.
+
+    Same digits, augmentation ranges, head, optimizer, epochs and validation set (the
+    augmented test digits) as `train`; the images are resized to the input size and made
+    RGB once, before `fit`, as a tutorial would.
+    """
+    import keras
+
+    from tl_core.augment import augment
+    from tl_core.data import load_mnist, take_budget
+    from tl_core.model import build_base_model, build_head, resolve_weights
+    from tl_core.predict import score
+    from tl_core.preprocess import IMAGENET_MEAN_BGR, to_model_input
+
+    data = take_budget(
+        load_mnist(config.data_source, config.data_path),
+        config.per_class,
+        config.test_per_class,
+        config.seed,
+    )
+    x_test_aug = augment(data.x_test, config.rotation, config.shift, config.zoom, [config.seed, 2])
+    started = time.perf_counter()
+
+    def rgb(digits: np.ndarray) -> np.ndarray:
+        """0-255 RGB at the input size: preprocessing minus the mean, which the model adds."""
+        return to_model_input(digits, config.input_size).numpy() + IMAGENET_MEAN_BGR
+
+    base_model = build_base_model(config.input_size, resolve_weights(config.weights, config.seed))
+    inputs = keras.Input((config.input_size, config.input_size, 3))
+    x = keras.layers.RandomRotation(config.rotation / 360, fill_mode="constant")(inputs)
+    x = keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="constant")(x)
+    x = keras.layers.RandomZoom(config.zoom, config.zoom, fill_mode="constant")(x)
+    x = keras.layers.Normalization(mean=IMAGENET_MEAN_BGR, variance=np.ones(3))(x)  # minus mean
+    outputs = build_head(base_model.output_shape[1:], config.head_units)(
+        base_model(x, training=False)
+    )
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(
+        rgb(data.x_train),
+        data.y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(rgb(x_test_aug), data.y_test),
+        verbose=0,
+    )
+    seconds = time.perf_counter() - started
+    clean = score(model.predict(rgb(data.x_test), verbose=0), data.y_test)
+    augmented = score(model.predict(rgb(x_test_aug), verbose=0), data.y_test)
+    return {
+        "seconds": round(seconds, 2),
+        "acc_clean": clean["accuracy"],
+        "acc_aug": augmented["accuracy"],
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def _extraction_throughput(config: TrainConfig, images: int, repeats: int) -> dict[str, Any]:
+    """Images/s of the project's extractor and of plain `model.predict`, per input size.
+
+    `model.predict` gets float32 VGG16 inputs already prepared (its most favourable case);
+    the extractor takes uint8 digits and prepares them in its own graph.
+    """
+    import tensorflow as tf
+
+    from tl_core.data import load_mnist
+    from tl_core.features import FEATURE_BATCH, feature_extractor
+    from tl_core.model import build_base_model, resolve_precision, resolve_weights
+    from tl_core.preprocess import to_model_input
+
+    digits = np.resize(load_mnist(config.data_source, config.data_path).x_train, (images, 28, 28))
+    weights = resolve_weights(config.weights, config.seed)
+    precision = resolve_precision(config.precision)
+    results: dict[str, Any] = {}
+    for size in EXTRACT_SIZES:
+        plain = build_base_model(size, weights, config.seed)
+        prepared = to_model_input(digits, size).numpy()
+        extract = feature_extractor(plain, size, precision)
+
+        def run_extractor(extract: Callable = extract) -> None:
+            for start in range(0, images, FEATURE_BATCH):
+                extract(tf.constant(digits[start : start + FEATURE_BATCH])).numpy()
+
+        def run_predict(plain: Any = plain, prepared: np.ndarray = prepared) -> None:
+            plain.predict(prepared, verbose=0)
+
+        results[f"extract_img_s_{size}"] = _median_rate(run_extractor, images, repeats)
+        results[f"predict_img_s_{size}"] = _median_rate(run_predict, images, repeats)
+    return results
+
+
+def _median_rate(work: Callable[[], None], items: int, repeats: int) -> float:
+    """Items per second, the median of `repeats` timed calls after one warm-up call."""
+    work()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+    return round(items / statistics.median(seconds), 1)
+
+
+def _predict_only(run_path: str, calls: int, spawned_at: float) -> dict[str, Any]:
+    """A process that only predicts: cold start, warm latency from canvas RGBA, peak RSS.
+
+    Cold start runs from the moment the parent spawned this process to the first
+    prediction returned: Python, TensorFlow and the model loading, and the first trace.
+    """
+    from tl_core.predict import Predictor
+    from tl_core.runs import load_model, read_run
+
+    drawing = sample_drawing()
+    run = read_run(Path(run_path))
+    predictor = Predictor(load_model(run, run.path.parent))
+    predictor.predict_image(drawing, drawing=True)
+    cold_start = time.time() - spawned_at
+    latencies = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        predictor.predict_image(drawing, drawing=True)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return {
+        "cold_start_s": round(cold_start, 2),
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        "latency_calls": calls,
+        "rss_predict_mb": _peak_rss_mb(),
+    }

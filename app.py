@@ -14,5 +14,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon="🏋️"),
     st.Page("pages/draw.py", title="Draw", icon="✏️"),
     st.Page("pages/results.py", title="Results", icon="📊"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/inside.py", title="Inside", icon="🔬"),
 ]
 st.navigation(PAGES).run()

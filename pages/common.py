@@ -18,6 +18,7 @@ from tl_core.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
+DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
 
 
 @st.cache_resource

@@ -1,17 +1,43 @@
 """Draw: a digit on the canvas (or a photo) and the network's guess, updated as you draw."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import predictor_in_use, weights_badge
+from pages.common import DRAWN_DIGIT, may_control_training, predictor_in_use, weights_badge
 from tl_core.errors import ImageError, NoDigitFound
+from tl_core.handwriting import clear_handwriting, load_handwriting, save_drawing
 from tl_core.images import MAX_UPLOAD_BYTES, read_image
 from tl_core.predict import LOW_CONFIDENCE
 from tl_core.preprocess import model_input_preview
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
+
+
+def handwriting_form(digit: np.ndarray, guess: int) -> None:
+    """Opt-in: save this drawing, with the digit the student meant, to the class set."""
+    with st.expander(f"✍️ Add it to the class handwriting set ({handwriting_count()} saved)"):
+        st.caption(
+            "Only the 28x28 digit is stored, on this server, with the label you choose: no "
+            "name. The Results page then reports accuracy on the class's own handwriting, "
+            "and the Train page can learn from it."
+        )
+        label = st.selectbox("The digit you meant", range(10), index=guess, key="true_label")
+        save, clear = st.columns(2)
+        if save.button("💾 Save my drawing", key="save_drawing"):
+            save_drawing(digit, int(label))
+            st.toast(f"Saved as a {label}.")
+            st.rerun()
+        if may_control_training() and clear.button("🗑️ Clear the class set", key="clear_set"):
+            st.toast(f"Removed {clear_handwriting()} drawings.")
+            st.rerun()
+
+
+def handwriting_count() -> int:
+    return len(load_handwriting())
+
 
 st.title("✏️ Draw a digit")
 run, predictor = predictor_in_use()
@@ -82,6 +108,8 @@ with result_col:
                     f"{digit}: {p:.0%}" for digit, p in enumerate(prediction.probabilities)
                 )
             )
+            st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
+            handwriting_form(prediction.digit_image, prediction.digit)
             st.markdown("**What the network sees**")
             steps = st.columns(3)
             steps[0].image(image, caption=f"your {source}", width=120)

@@ -5,11 +5,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common import MODEL_CHOICE, evaluation, model_in_use, runs, weights_badge
+from pages.common import (
+    MODEL_CHOICE,
+    evaluation,
+    model_in_use,
+    predictor_in_use,
+    runs,
+    weights_badge,
+)
 from tl_core.errors import DigitLabError
+from tl_core.handwriting import load_handwriting
 from tl_core.images import mosaic
+from tl_core.predict import score
 
 MAX_SHOWN = 40
+LAST_CELL = "last_confusion_cell"  # session key: the cell clicked last, so a click picks once
 
 st.title("📊 Results")
 all_runs = runs()
@@ -22,9 +32,22 @@ st.caption(
     f"Model in use: {run.name} · {weights_badge(run)} · data: {run.status.get('data_source')}"
 )
 metrics = run.metrics
-left, right, third = st.columns(3)
+left, right, ours, third = st.columns(4)
 left.metric("Test accuracy (clean digits)", f"{metrics['test_accuracy']:.1%}")
 right.metric("Test accuracy (augmented digits)", f"{metrics['test_accuracy_augmented']:.1%}")
+handwriting = load_handwriting()
+_, shared = predictor_in_use()
+if len(handwriting) and shared is not None:
+    accuracy = score(shared.probabilities(handwriting.x), handwriting.y)["accuracy"]
+    ours.metric(
+        "Our handwriting",
+        f"{accuracy:.1%}",
+        f"{len(handwriting)} drawings",
+        delta_color="off",
+    )
+else:
+    ours.metric("Our handwriting", "none yet")
+    ours.caption("Save drawings with their digit on the Draw page to see this.")
 third.metric("Training time", f"{metrics.get('seconds', 0):.0f} s")
 
 if run.history:
@@ -42,6 +65,7 @@ cells = pd.DataFrame(
     [(str(t), str(g), int(confusion[t, g])) for t in range(10) for g in range(10)],
     columns=["true", "guess", "count"],
 )
+cell = alt.selection_point(name="cell", fields=["true", "guess"])
 heatmap = (
     alt.Chart(cells)
     .mark_rect()
@@ -51,16 +75,28 @@ heatmap = (
         color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", type="symlog")),
         tooltip=["true", "guess", "count"],
     )
+    .add_params(cell)
 )
 labels = heatmap.mark_text().encode(text="count:Q", color=alt.value("black"))
-st.altair_chart(heatmap + labels, width=420)
+clicked = st.altair_chart(
+    alt.layer(heatmap, labels), width=420, on_select="rerun", key="confusion_chart"
+).selection.get("cell")
+st.caption("Click a cell to see those test digits below.")
 
 st.subheader("Mistakes, up close")
+if clicked and clicked != st.session_state.get(LAST_CELL):  # a new click picks the cell
+    st.session_state[LAST_CELL] = clicked
+    st.session_state["true"], st.session_state["guess"] = (
+        int(clicked[0]["true"]),
+        int(clicked[0]["guess"]),
+    )
 pick_true, pick_guess = st.columns(2)
 errors = confusion - np.diag(np.diag(confusion))
 worst_true, worst_guess = np.unravel_index(errors.argmax(), errors.shape)
-true_digit = pick_true.selectbox("true digit", range(10), index=int(worst_true), key="true")
-guess = pick_guess.selectbox("guessed as", range(10), index=int(worst_guess), key="guess")
+st.session_state.setdefault("true", int(worst_true))
+st.session_state.setdefault("guess", int(worst_guess))
+true_digit = pick_true.selectbox("true digit", range(10), key="true")
+guess = pick_guess.selectbox("guessed as", range(10), key="guess")
 try:
     result = evaluation(str(run.path), run.status.get("model_sha256", ""))
 except DigitLabError as error:

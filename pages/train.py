@@ -8,9 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import PASSCODE, may_control_training, mnist, training_job
-from tl_core.config import QUICK_RUN, TrainConfig
+from tl_core.config import BOTTLENECKS, QUICK_RUN, TrainConfig
 from tl_core.data import take_budget
 from tl_core.errors import ConfigError, NotAllowed
+from tl_core.handwriting import load_handwriting
 from tl_core.jobs import DONE, FAILED, STOPPED, JobStatus
 from tl_core.model import imagenet_weights_present, model_parameter_counts
 from tl_core.train import estimate_seconds
@@ -24,8 +25,8 @@ PHASE_NAMES = {
 
 
 @st.cache_data
-def parameter_counts(input_size: int, head_units: int) -> tuple[int, int]:
-    return model_parameter_counts(input_size, head_units)
+def parameter_counts(input_size: int, head_units: int, bottleneck: str) -> tuple[int, int]:
+    return model_parameter_counts(input_size, head_units, bottleneck)
 
 
 def settings_form() -> TrainConfig | None:
@@ -55,6 +56,15 @@ def settings_form() -> TrainConfig | None:
             "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], QUICK_RUN.learning_rate, key="learning_rate"
         )
         fine_tune = middle.checkbox("Fine-tune block5 afterwards (slow)", key="fine_tune")
+        bottleneck = middle.selectbox(
+            "Cut the base after", BOTTLENECKS, len(BOTTLENECKS) - 1, key="bottleneck"
+        )
+        saved = len(load_handwriting())
+        include_handwriting = left.checkbox(
+            f"Add the class handwriting set ({saved} drawings)",
+            key="include_handwriting",
+            disabled=saved == 0,
+        )
         rotation = right.slider("Rotation (degrees)", 0.0, 45.0, QUICK_RUN.rotation, key="rotation")
         shift = right.slider("Shift (fraction)", 0.0, 0.3, QUICK_RUN.shift, key="shift")
         zoom = right.slider("Zoom (fraction)", 0.0, 0.5, QUICK_RUN.zoom, key="zoom")
@@ -74,6 +84,8 @@ def settings_form() -> TrainConfig | None:
             zoom=float(zoom),
             views=int(views),
             fine_tune=bool(fine_tune),
+            bottleneck=bottleneck,
+            include_handwriting=bool(include_handwriting),
         )
     except ConfigError as error:
         st.error(str(error))
@@ -84,7 +96,7 @@ def settings_form() -> TrainConfig | None:
 
 def show_plan(config: TrainConfig) -> None:
     """Parameter counts and a time estimate, before anything runs."""
-    trainable, frozen = parameter_counts(config.input_size, config.head_units)
+    trainable, frozen = parameter_counts(config.input_size, config.head_units, config.bottleneck)
     data = take_budget(mnist(), config.per_class, config.test_per_class, config.seed)
     seconds = estimate_seconds(config, len(data.y_train), len(data.y_test))
     cols = st.columns(4)

@@ -141,3 +141,56 @@ def test_results_page_shows_metrics_confusion_and_runs(trained: None) -> None:
     app.selectbox(key="guess").set_value(0).run()
     assert not app.exception
     assert np.isfinite(float(app.metric[0].value.rstrip("%")))
+
+
+def test_compare_page_runs_offline_strategies_and_marks_imagenet_unavailable() -> None:
+    app = page("compare")
+    assert [h.value for h in app.subheader][:3] == [
+        "1. Strategies, one chart",
+        "2. How much data do you need?",
+        "3. Where to cut",
+    ]
+    assert [m.value for m in app.metric] == ["4x4x256", "2x2x512", "1x1x512"]
+    app.select_slider(key="strategies_per_class").set_value(10)
+    app.number_input(key="strategies_epochs").set_value(1)
+    app.multiselect(key="keys").set_value(["imagenet", "scratch"])
+    app.button(key="run_compare").click().run()
+    assert not app.exception, app.exception
+    assert "unavailable" in app.warning[0].value and "ImageNet weights" in app.warning[0].value
+    assert len(app.get("vega_lite_chart")) >= 1 and len(app.dataframe) == 1
+
+
+def test_inside_page_shows_maps_filters_and_the_feature_space(trained: None) -> None:
+    app = page("inside")
+    assert [h.value for h in app.subheader] == [
+        "Feature maps after each block",
+        "The first layer's 64 filters",
+        "The feature space",
+    ]
+    assert len(app.get("image")) == 1 + 5 + 1  # the digit, one grid per block, the filters
+    app.radio(key="space_dims").set_value(3).run()
+    assert not app.exception, app.exception
+    assert len(app.get("plotly_chart")) == 1
+
+
+def test_inside_page_without_a_model_says_where_to_train() -> None:
+    app = page("inside")
+    assert "train one on the Train page" in texts(app)
+
+
+def test_a_drawing_saved_on_the_draw_page_counts_on_the_results_page(trained: None) -> None:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    app.switch_page("pages/draw.py")
+    app.session_state["canvas-0"] = canvas_value(
+        lambda draw: draw.line([(60, 40), (200, 40), (110, 250)], fill="white", width=18)
+    )
+    app.run()
+    app.selectbox(key="true_label").set_value(7)
+    app.button(key="save_drawing").click().run()
+    assert not app.exception, app.exception
+    from tl_core.handwriting import load_handwriting
+
+    assert load_handwriting().y.tolist() == [7]
+    app.switch_page("pages/results.py").run()
+    (ours,) = [m for m in app.metric if m.label == "Our handwriting"]
+    assert ours.value.endswith("%") and "1 drawings" in str(ours.delta)

@@ -149,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     loadtest.add_argument("--clients", type=int, default=30)
     loadtest.add_argument("--seconds", type=float, default=60.0)
+    loadtest.add_argument(
+        "--pause", type=float, default=0.0, help="seconds between a client's drawings (0: none)"
+    )
     loadtest.add_argument("--run", default="latest", help="run folder name, or 'latest'")
     loadtest.add_argument(
         "--while-training", action="store_true", help="train a model in the server meanwhile"
@@ -156,6 +159,18 @@ def _parser() -> argparse.ArgumentParser:
     loadtest.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     _add_runs_dir(loadtest)
     loadtest.set_defaults(command=_loadtest)
+
+    compare = commands.add_parser(
+        "compare", help="train the ways to transfer on the same digits and print a table"
+    )
+    compare.add_argument("--source", dest="data_source", choices=DATA_SOURCES, default="auto")
+    compare.add_argument("--per-class", type=int, default=100)
+    compare.add_argument("--epochs", type=int, default=defaults.epochs)
+    compare.add_argument(
+        "--sweep", help="digits per class to sweep, e.g. 10,30,100,300 (needs --png)"
+    )
+    compare.add_argument("--png", type=Path, help="write the data-size plot here")
+    compare.set_defaults(command=_compare)
 
     info = commands.add_parser("info", help="which data, weights and runs this machine has")
     _add_runs_dir(info)
@@ -281,13 +296,43 @@ def _loadtest(args: argparse.Namespace) -> int:
         weights = "imagenet" if imagenet_weights_present() else "random"
         training = TrainConfig(data_source="embedded", weights=weights, views=4, epochs=30)
     result = run_load_test(
-        run.path, args.clients, args.seconds, sample_drawing(), training and training.to_dict()
+        run.path,
+        args.clients,
+        args.seconds,
+        sample_drawing(),
+        training and training.to_dict(),
+        args.pause,
     )
     summary = result.summary()
     for key, value in summary.items():
         print(f"{key:>16}  {value}")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from tl_core.compare import CompareSettings, compare, data_size_sweep, plot_data_size
+
+    settings = CompareSettings(
+        per_class=args.per_class, epochs=args.epochs, data_source=args.data_source
+    )
+    print(f"{'strategy':<66} {'test acc':>8} {'seconds':>8}")
+    for result in compare(settings, listener=lambda line: print(line, file=sys.stderr)):
+        if result.available:
+            print(f"{result.label:<66} {result.test_accuracy:>8.3f} {result.seconds:>8.1f}")
+        else:
+            print(f"{result.label:<66} unavailable: {result.reason}")
+    if args.sweep and args.png:
+        sizes = tuple(int(size) for size in args.sweep.split(","))
+        points = data_size_sweep(settings, sizes, ("imagenet", "random", "scratch"))
+        plot_data_size(points, args.png)
+        for point in points:
+            print(
+                f"{point['strategy']:>9} {point['per_class']:>5} per class: "
+                f"{point['test_accuracy']:.3f}"
+            )
+        print(f"plot: {args.png}")
     return 0
 
 

@@ -11,6 +11,7 @@ from tl_core.errors import ConfigError
 
 DATA_SOURCES = ("auto", "file", "keras", "embedded")
 PRECISIONS = ("auto", "float32", "bfloat16")
+BOTTLENECKS = ("block3", "block4", "block5")  # where the base is cut; the head sits on it
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 96
 
 
@@ -21,6 +22,8 @@ class TrainConfig:
     `weights` is "imagenet" (transfer learning), "random" (same network, no pretraining:
     not transfer learning) or a path to a VGG16 no-top weights file. `precision` is what the
     base computes in; "auto" is bfloat16 where the CPU has it in hardware (model.py).
+    `bottleneck` is the block whose output the head sits on; `include_handwriting` adds the
+    class's saved drawings (tl_core.handwriting) to the training digits.
     """
 
     data_source: str = "auto"
@@ -42,6 +45,8 @@ class TrainConfig:
     fine_tune_epochs: int = 2
     fine_tune_learning_rate: float = 1e-5
     precision: str = "auto"
+    bottleneck: str = "block5"
+    include_handwriting: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -52,6 +57,10 @@ class TrainConfig:
             _bad("data_source", self.data_source, f"one of {', '.join(DATA_SOURCES)}")
         if self.precision not in PRECISIONS:
             _bad("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
+        if self.bottleneck not in BOTTLENECKS:
+            _bad("bottleneck", self.bottleneck, f"one of {', '.join(BOTTLENECKS)}")
+        if self.fine_tune and self.bottleneck != BOTTLENECKS[-1]:
+            _bad("fine_tune", self.fine_tune, f"False unless bottleneck is {BOTTLENECKS[-1]!r}")
         if self.data_source == "file" and not self.data_path:
             _bad("data_path", self.data_path, "a path when data_source is 'file'")
         _check_range("input_size", self.input_size, MIN_INPUT_SIZE, MAX_INPUT_SIZE)

@@ -124,10 +124,12 @@ def _too_big(max_bytes: int) -> str:
 
 
 def mosaic(digits: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
-    """Tile uint8 digits (N, h, w) into one image, `columns` per row, for grids on a page."""
-    count, height, width = digits.shape
+    """Tile uint8 images (N, h, w) or (N, h, w, 3) into one, `columns` per row, for grids."""
+    count, height, width = digits.shape[:3]
     rows = max(1, -(-count // columns))
-    sheet = np.zeros((rows * (height + gap) - gap, columns * (width + gap) - gap), np.uint8)
+    sheet = np.zeros(
+        (rows * (height + gap) - gap, columns * (width + gap) - gap, *digits.shape[3:]), np.uint8
+    )
     for index, digit in enumerate(digits):
         top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
         sheet[top : top + height, left : left + width] = digit

@@ -4,8 +4,9 @@ A server process holds one shared Predictor, as the app does (one model for ever
 behind a small HTTP endpoint: POST /predict with a PNG drawing returns the guess as JSON. It
 takes the same path as an upload on the Draw page: read_image -> digit_from_image ->
 Predictor. Each client is a thread in this process with its own keep-alive connection that
-sends its next drawing as soon as the last answer came (no pause: the worst case). With
-`while_training`, the server process also runs a training job, as the app does in class.
+sends its next drawing `pause` seconds after the last answer came (0: back to back, the worst
+case; a student draws one digit in a few seconds). With `while_training`, the server process
+also runs a training job, as the app does in class.
 
 Only loopback is used; the test stops by itself after `seconds`.
 """
@@ -42,6 +43,7 @@ class LoadResult:
     errors: int
     latencies_ms: tuple[float, ...]
     digits: tuple[int, ...]
+    pause: float
     while_training: bool
     training_state: str | None
 
@@ -57,6 +59,7 @@ class LoadResult:
             "p50_ms": round(float(np.percentile(latencies, 50)), 1),
             "p95_ms": round(float(np.percentile(latencies, 95)), 1),
             "p99_ms": round(float(np.percentile(latencies, 99)), 1),
+            "pause_s": self.pause,
             "while_training": self.while_training,
             "training_state": self.training_state,
         }
@@ -68,6 +71,7 @@ def run_load_test(
     seconds: float,
     drawing: np.ndarray,
     training: dict[str, Any] | None = None,
+    pause: float = 0.0,
 ) -> LoadResult:
     """Start the server process, run `clients` client threads for `seconds`, stop it.
 
@@ -88,7 +92,7 @@ def run_load_test(
         started = time.perf_counter()
         deadline = started + seconds
         threads = [
-            threading.Thread(target=_client, args=(port, body, deadline, outcome))
+            threading.Thread(target=_client, args=(port, body, deadline, pause, outcome))
             for outcome in outcomes
         ]
         for thread in threads:
@@ -112,9 +116,15 @@ def run_load_test(
         errors=len(answered) - len(good),
         latencies_ms=tuple(ms for ms, _ in good),
         digits=tuple(sorted({digit for _, digit in good})),
+        pause=pause,
         while_training=training is not None,
         training_state=training_state,
     )
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # thirty clients connect at once; the default 5 drops some
+    daemon_threads = True
 
 
 def _png(drawing: np.ndarray) -> bytes:
@@ -123,8 +133,8 @@ def _png(drawing: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _client(port: int, body: bytes, deadline: float, outcomes: list) -> None:
-    """Send drawings back to back until the deadline; record (ms, digit or None on error)."""
+def _client(port: int, body: bytes, deadline: float, pause: float, outcomes: list) -> None:
+    """Send drawings until the deadline, `pause` s apart; record (ms, digit or None on error)."""
     connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
     while time.perf_counter() < deadline:
         started = time.perf_counter()
@@ -138,6 +148,7 @@ def _client(port: int, body: bytes, deadline: float, outcomes: list) -> None:
             connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
             digit = None
         outcomes.append(((time.perf_counter() - started) * 1000, digit))
+        time.sleep(pause)
     connection.close()
 
 
@@ -177,8 +188,7 @@ def _serve(run_path: str, training: dict[str, Any] | None, ports: Any, stop: Any
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
-    server.daemon_threads = True
+    server = _Server((HOST, 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     job = None
     if training is not None:  # in a folder of its own, from an empty feature cache

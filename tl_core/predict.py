@@ -11,6 +11,7 @@ thirty calls one after another on 2 cores, and only that thread ever calls the m
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import tensorflow as tf
 from tl_core.augment import augment
 from tl_core.data import MnistData, load_mnist, take_budget
 from tl_core.images import digit_from_image
+from tl_core.model import resolve_precision, with_precision
 from tl_core.preprocess import to_model_input
 from tl_core.runs import Run
 
@@ -54,27 +56,39 @@ class _Request:
 
 
 class Predictor:
-    """A full model (base + head) compiled once for uint8 28x28 digits; safe to share."""
+    """A full model (base + head) compiled once for uint8 28x28 digits; safe to share.
 
-    def __init__(self, model: keras.Model) -> None:
+    One drawing alone runs the float32 model (fastest for a single image); batches (drawings
+    that arrive together, test sets) run the base in `precision` ("auto": bfloat16 where
+    the CPU has it, about twice the images per second; probabilities differ by about 0.5%).
+    """
+
+    def __init__(self, model: keras.Model, precision: str = "auto") -> None:
         self.model = model
         self.input_size = int(model.input_shape[1])
-        signature = [tf.TensorSpec([None, 28, 28], tf.uint8)]
-
-        @tf.function(input_signature=signature)
-        def probabilities(digits: tf.Tensor) -> tf.Tensor:
-            return model(to_model_input(digits, self.input_size), training=False)
-
-        self._probabilities = probabilities
-        self._probabilities(tf.zeros([1, 28, 28], tf.uint8))  # trace now, not under load
+        self._single = self._compiled(model)
+        self._batch = self._compiled(with_precision(model, resolve_precision(precision)))
         self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._worker_lock = threading.Lock()
         self._worker_running = False
 
+    def _compiled(self, model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
+        """`model` behind a fixed signature, traced now rather than under load."""
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])
+        def probabilities(digits: tf.Tensor) -> tf.Tensor:
+            outputs = model(to_model_input(digits, self.input_size), training=False)
+            return tf.cast(outputs, tf.float32)
+
+        probabilities(tf.zeros([1, 28, 28], tf.uint8))
+        return probabilities
+
     def probabilities(self, digits: np.ndarray) -> np.ndarray:
-        """Softmax outputs (N, 10) for uint8 digits (N, 28, 28), in batches."""
+        """Softmax outputs (N, 10) for uint8 digits (N, 28, 28): one alone, or in batches."""
+        if len(digits) == 1:
+            return self._single(tf.constant(digits)).numpy()
         chunks = [
-            self._probabilities(tf.constant(digits[start : start + EVAL_BATCH])).numpy()
+            self._batch(tf.constant(digits[start : start + EVAL_BATCH])).numpy()
             for start in range(0, len(digits), EVAL_BATCH)
         ]
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)

@@ -30,6 +30,7 @@ from tl_core.config import TrainConfig
 from tl_core.data import MnistData, load_mnist, take_budget
 from tl_core.errors import RunError, TrainingStopped
 from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
+from tl_core.handwriting import add_handwriting, load_handwriting
 from tl_core.model import (
     build_base_model,
     build_full_model,
@@ -95,10 +96,13 @@ def train(
         config.test_per_class,
         config.seed,
     )
+    handwriting = load_handwriting() if config.include_handwriting else None
+    if handwriting is not None:
+        data = add_handwriting(data, handwriting)
     precision = resolve_precision(config.precision)
-    base_model = build_base_model(config.input_size, weights, config.seed)
+    base_model = build_base_model(config.input_size, weights, config.seed, config.bottleneck)
     identity = weights.identity if weights.path else weights_fingerprint(base_model)
-    identity = f"{identity}-{precision}"  # bfloat16 and float32 features differ
+    identity = f"{identity}-{precision}-{config.bottleneck}"  # each gives other features
     runs_dir = runs.resolve_runs_dir(runs_dir)
     runs.recover_interrupted(runs_dir)
     run_dir = runs.create_run(
@@ -108,6 +112,8 @@ def train(
             "data_source": data.source,
             "weights": weights.label,
             "precision": precision,
+            "bottleneck": config.bottleneck,
+            "handwriting_digits": len(handwriting) if handwriting is not None else 0,
             "train_digits": len(data.y_train),
             "test_digits": len(data.y_test),
         },

@@ -1,0 +1,196 @@
+"""The teaching views' core: strategies compared, data size, where to cut, inside the network,
+the feature space, and the class handwriting set. Small data, real Keras and real digits."""
+
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tl_core.compare import (
+    CompareSettings,
+    compare,
+    data_size_sweep,
+    freeze_features_new_head,
+    small_cnn,
+)
+from tl_core.config import BOTTLENECKS, TrainConfig
+from tl_core.data import load_embedded
+from tl_core.errors import ConfigError, ImageError
+from tl_core.handwriting import clear_handwriting, load_handwriting, save_drawing
+from tl_core.inside import feature_maps, first_layer_filters, strongest_channels, viewing_base
+from tl_core.model import bottleneck_shape, build_base_model, resolve_weights
+from tl_core.projection import feature_space
+from tl_core.runs import load_model
+from tl_core.train import train
+
+TINY = CompareSettings(per_class=5, test_per_class=3, epochs=2, data_source="embedded")
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    data = load_embedded()
+    return data.x_test[:40], data.y_test[:40]
+
+
+def test_strategies_give_one_curve_each_and_imagenet_is_unavailable_offline(tmp_path) -> None:
+    keys = ("imagenet", "fine-tune", "random", "scratch", "develop")
+    results = compare(TINY, keys, cache_dir=tmp_path)
+    by_key = {result.key: result for result in results}
+    assert [r.key for r in results] == list(keys)
+    for key in ("imagenet", "fine-tune"):
+        assert not by_key[key].available and "ImageNet weights" in by_key[key].reason
+    for key in ("random", "scratch", "develop"):
+        result = by_key[key]
+        assert result.available and len(result.val_accuracy) == TINY.epochs
+        assert 0.0 <= result.test_accuracy <= 1.0 and result.seconds > 0
+
+
+def test_imagenet_strategies_run_when_weights_are_there(
+    vgg16_weights_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DIGITLAB_WEIGHTS", str(vgg16_weights_file))
+    (imagenet, fine_tuned) = compare(TINY, ("imagenet", "fine-tune"), cache_dir=tmp_path)
+    assert imagenet.available and len(imagenet.val_accuracy) == TINY.epochs
+    assert fine_tuned.available
+    assert len(fine_tuned.val_accuracy) == TINY.epochs + TrainConfig().fine_tune_epochs
+
+
+def test_results_are_cached_per_setting(tmp_path: Path) -> None:
+    first = compare(TINY, ("scratch",), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    again = compare(TINY, ("scratch",), cache_dir=tmp_path)
+    assert again == first  # read back, not trained again (seconds would differ)
+    compare(CompareSettings(**{**TINY.__dict__, "epochs": 1}), ("scratch",), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_the_develop_model_approach_freezes_the_conv_layers_only() -> None:
+    source = small_cnn(5)
+    before = [w.copy() for w in source.get_layer("conv1").get_weights()]
+    target = freeze_features_new_head(source, 5)
+    trainable = {w.path.split("/")[0] for w in target.trainable_weights}
+    assert trainable == {"new_head_dense", "new_head_output"}
+    target.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).integers(0, 255, (16, 28, 28), dtype=np.uint8)
+    target.fit(x, np.arange(16) % 5, epochs=1, verbose=0)
+    after = source.get_layer("conv1").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    assert target.output_shape == (None, 5)
+
+
+def test_the_data_size_sweep_returns_one_point_per_setting(tmp_path: Path) -> None:
+    points = data_size_sweep(TINY, (2, 4), ("random", "scratch", "imagenet"), cache_dir=tmp_path)
+    assert sorted((p["strategy"], p["per_class"]) for p in points) == [
+        ("random", 2),
+        ("random", 4),
+        ("scratch", 2),
+        ("scratch", 4),
+    ]  # ImageNet is left out offline
+    assert all(0.0 <= p["test_accuracy"] <= 1.0 for p in points)
+
+
+@pytest.mark.parametrize("block", BOTTLENECKS)
+def test_the_cut_sets_the_bottleneck_shape(block: str) -> None:
+    base_model = build_base_model(32, resolve_weights("random"), bottleneck=block)
+    assert base_model.output_shape[1:] == bottleneck_shape(32, block)
+    assert base_model.trainable_weights == []
+
+
+def test_a_cut_before_block5_trains_and_cannot_fine_tune(tmp_path: Path) -> None:
+    config = TrainConfig(
+        data_source="embedded", weights="random", per_class=5, test_per_class=3, epochs=1
+    )
+    run = train(TrainConfig(**{**config.to_dict(), "bottleneck": "block3"}), tmp_path).run
+    assert run.is_complete and run.status["bottleneck"] == "block3"
+    assert load_model(run, tmp_path).get_layer("vgg16").output_shape[1:] == (4, 4, 256)
+    with pytest.raises(ConfigError, match="fine_tune"):
+        TrainConfig(bottleneck="block4", fine_tune=True)
+    with pytest.raises(ConfigError, match="bottleneck='block9'"):
+        TrainConfig(bottleneck="block9")
+
+
+def test_feature_maps_shrink_block_by_block_and_filters_are_images(digits) -> None:
+    base_model = build_base_model(32, resolve_weights("random"))
+    blocks = viewing_base(base_model)
+    maps = feature_maps(blocks, digits[0][0])
+    assert [m.shape for m in maps] == [
+        (48, 48, 64),
+        (24, 24, 128),
+        (12, 12, 256),
+        (6, 6, 512),
+        (3, 3, 512),
+    ]
+    strongest = strongest_channels(maps[0], 16)
+    assert strongest.shape == (16, 48, 48) and strongest.dtype == np.uint8
+    means = maps[0].mean(axis=(0, 1))
+    assert means[np.argmax(means)] == means.max()  # the first shown is the strongest channel
+    assert strongest[0].max() == 255
+    filters = first_layer_filters(base_model)
+    assert filters.shape == (64, 3, 3, 3) and filters.dtype == np.uint8
+
+
+@pytest.mark.parametrize(("dims", "method"), [(2, "pca"), (3, "pca"), (2, "tsne")])
+def test_the_projection_keeps_one_point_per_digit_and_marks_the_drawing(
+    digits, dims: int, method: str
+) -> None:
+    x, y = digits
+    model = build_base_model(32, resolve_weights("random"))
+    table = feature_space(model, x, y, drawn=x[0], dims=dims, method=method)
+    assert len(table) == len(x) + 1
+    assert list(table.columns[:dims]) == ["x", "y", "z"][:dims]
+    assert table["kind"].iloc[-1] == "your drawing" and (table["kind"] == "test digit").sum() == 40
+    assert table["image"].str.startswith("data:image/png;base64,").all()
+    assert np.isfinite(table[["x", "y", "z"][:dims]].to_numpy()).all()
+
+
+def test_saved_drawings_survive_a_restart_and_a_corrupt_one_is_skipped(
+    tmp_path: Path, digits, caplog: pytest.LogCaptureFixture
+) -> None:
+    x, y = digits
+    for digit, label in zip(x[:3], y[:3], strict=True):
+        save_drawing(digit, int(label), tmp_path)
+    (tmp_path / "7-20260101-000000-abcdef.png").write_bytes(b"\x89PNG broken")
+    with caplog.at_level(logging.WARNING):
+        loaded = load_handwriting(tmp_path)  # a fresh read of the folder, as after a restart
+    assert len(loaded) == 3 and loaded.skipped == 1
+    assert "Skipping the damaged handwriting file" in caplog.text
+    assert sorted(loaded.y.tolist()) == sorted(int(v) for v in y[:3])
+    assert any(np.array_equal(loaded.x[i], x[0]) for i in range(3))
+    with pytest.raises(ImageError, match="label=12"):
+        save_drawing(x[0], 12, tmp_path)
+    assert clear_handwriting(tmp_path) == 4 and len(load_handwriting(tmp_path)) == 0
+
+
+def test_training_can_add_the_class_handwriting(tmp_path: Path, digits) -> None:
+    x, y = digits
+    for digit, label in zip(x[:3], y[:3], strict=True):
+        save_drawing(digit, int(label))
+    config = TrainConfig(
+        data_source="embedded",
+        weights="random",
+        per_class=5,
+        test_per_class=3,
+        epochs=1,
+        include_handwriting=True,
+    )
+    run = train(config, tmp_path).run
+    assert run.status["handwriting_digits"] == 3 and run.status["train_digits"] == 53
+
+
+def test_the_small_cnn_reads_28x28_digits() -> None:
+    model = small_cnn()
+    assert model.output_shape == (None, 10)
+    assert isinstance(model.get_layer("conv1"), keras.layers.Conv2D)
+
+
+def test_the_compare_command_prints_a_table_and_writes_the_plot(tmp_path: Path, capsys) -> None:
+    from tl_core.cli import main
+
+    png = tmp_path / "data-size.png"
+    args = ["compare", "--source", "embedded", "--per-class", "3", "--epochs", "1"]
+    assert main([*args, "--sweep", "2,3", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "Small CNN trained from scratch" in out and "unavailable: The ImageNet weights" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,290 @@
+"""Ways to transfer, compared on the same digits: the claims of the lecture, measured.
+
+Five strategies, each trained on the same data budget and augmentation, each giving a
+validation accuracy curve (augmented test digits) and a clean test accuracy:
+
+- "imagenet": frozen VGG16 with ImageNet weights + new head (transfer learning);
+- "fine-tune": the same, then block5 fine-tuned at a low learning rate;
+- "random": frozen VGG16 with random weights + new head (the network without pretraining);
+- "scratch": a small CNN trained from scratch on the digits;
+- "develop": the "develop a model" approach: a small CNN trained on digits 0-4, its
+  convolutional layers frozen, a new head trained on digits 5-9 (fully offline).
+
+Strategies that need the ImageNet weights come back unavailable, with the reason, when the
+weights are missing. Every result is cached on disk per setting, so a class can revisit it.
+"""
+
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tl_core.augment import augment, augmentation_bank
+from tl_core.config import TrainConfig
+from tl_core.data import MnistData, load_mnist, take_budget
+from tl_core.errors import WeightsUnavailable
+from tl_core.files import read_json, write_json
+from tl_core.paths import digitlab_home
+from tl_core.train import train
+
+STRATEGIES = {
+    "imagenet": "Frozen VGG16, ImageNet weights + new head",
+    "fine-tune": "Frozen VGG16, ImageNet weights + new head, then fine-tune block5",
+    "random": "Frozen VGG16, random weights + new head (no pretraining)",
+    "scratch": "Small CNN trained from scratch",
+    "develop": "Small CNN trained on digits 0-4, frozen, new head on 5-9",
+}
+SOURCE_DIGITS, TARGET_DIGITS = range(0, 5), range(5, 10)
+CACHE_FORMAT = 1
+Listener = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """The shared budget: digits per class, epochs and augmentation for every strategy."""
+
+    per_class: int = 100
+    test_per_class: int = 50
+    epochs: int = 10
+    data_source: str = "auto"
+    bottleneck: str = "block5"
+    seed: int = 0
+
+    def train_config(self, weights: str, fine_tune: bool = False) -> TrainConfig:
+        """The same settings as a TrainConfig for the VGG16 strategies."""
+        return TrainConfig(
+            data_source=self.data_source,
+            per_class=self.per_class,
+            test_per_class=self.test_per_class,
+            epochs=self.epochs,
+            weights=weights,
+            fine_tune=fine_tune,
+            bottleneck=self.bottleneck,
+            seed=self.seed,
+        )
+
+
+@dataclass
+class StrategyResult:
+    """One strategy's outcome; `reason` says why it is unavailable when it is."""
+
+    key: str
+    label: str
+    available: bool
+    reason: str = ""
+    val_accuracy: list[float] = field(default_factory=list)
+    test_accuracy: float | None = None
+    seconds: float | None = None
+
+
+def compare(
+    settings: CompareSettings,
+    keys: tuple[str, ...] = tuple(STRATEGIES),
+    listener: Listener | None = None,
+    cache_dir: Path | None = None,
+) -> list[StrategyResult]:
+    """Train each strategy (or read it from the cache) and return them in `keys` order."""
+    emit = listener or (lambda message: None)
+    results = []
+    for key in keys:
+        emit(f"{STRATEGIES[key]}…")
+        results.append(_cached(key, settings, cache_dir))
+    return results
+
+
+def data_size_sweep(
+    settings: CompareSettings,
+    per_class_values: tuple[int, ...],
+    keys: tuple[str, ...],
+    listener: Listener | None = None,
+    cache_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Test accuracy against training digits per class: one point per strategy and size.
+
+    Unavailable strategies are left out; each point comes from the cache when it is there.
+    """
+    points = []
+    for per_class in per_class_values:
+        for result in compare(replace(settings, per_class=per_class), keys, listener, cache_dir):
+            if result.available:
+                points.append(
+                    {
+                        "strategy": result.key,
+                        "per_class": per_class,
+                        "test_accuracy": result.test_accuracy,
+                    }
+                )
+    return points
+
+
+def compare_cache_dir() -> Path:
+    return digitlab_home() / "cache" / "compare"
+
+
+def _cached(key: str, settings: CompareSettings, cache_dir: Path | None) -> StrategyResult:
+    """A result from the cache when its settings were run before, else trained and stored.
+
+    Unavailable results are never stored: once the weights are there, they run.
+    """
+    folder = cache_dir or compare_cache_dir()
+    identity = json.dumps({"format": CACHE_FORMAT, "key": key, **asdict(settings)}, sort_keys=True)
+    path = folder / f"{hashlib.sha256(identity.encode()).hexdigest()[:24]}.json"
+    try:
+        return StrategyResult(**read_json(path))
+    except (OSError, ValueError, TypeError):
+        pass
+    result = _run(key, settings)
+    if result.available:
+        write_json(path, asdict(result))
+    return result
+
+
+def _run(key: str, settings: CompareSettings) -> StrategyResult:
+    started = time.perf_counter()
+    try:
+        if key in ("imagenet", "fine-tune", "random"):
+            weights = "random" if key == "random" else "imagenet"
+            val, test = _vgg16(settings.train_config(weights, fine_tune=key == "fine-tune"))
+        elif key == "scratch":
+            val, test = _scratch(settings)
+        else:
+            val, test = _develop(settings)
+    except WeightsUnavailable as error:
+        return StrategyResult(key, STRATEGIES[key], False, reason=str(error).split(". ")[0] + ".")
+    seconds = round(time.perf_counter() - started, 1)
+    return StrategyResult(key, STRATEGIES[key], True, "", val, test, seconds)
+
+
+def _vgg16(config: TrainConfig) -> tuple[list[float], float]:
+    """The project's own pipeline, its run kept out of the class's runs folder."""
+    with tempfile.TemporaryDirectory(prefix="digitlab-compare-") as runs_dir:
+        run = train(config, Path(runs_dir)).run
+    return [row["val_accuracy"] for row in run.history], run.metrics["test_accuracy"]
+
+
+def _budget(settings: CompareSettings) -> MnistData:
+    data = load_mnist(settings.data_source)
+    return take_budget(data, settings.per_class, settings.test_per_class, settings.seed)
+
+
+def small_cnn(classes: int = 10) -> keras.Model:
+    """A small convolutional network for 28x28 digits: two conv blocks, then a dense head.
+
+    The convolutional layers are named "conv*", the head "head_*", so a part can be frozen.
+    """
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(name="conv1_pool"),
+            keras.layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(name="conv2_pool"),
+            keras.layers.Flatten(name="conv_flatten"),
+            keras.layers.Dense(128, activation="relu", name="head_dense"),
+            keras.layers.Dense(classes, activation="softmax", name="head_output"),
+        ],
+        name="small_cnn",
+    )
+
+
+def freeze_features_new_head(source: keras.Model, classes: int) -> keras.Model:
+    """The develop-model step: keep `source`'s conv layers frozen, add a new trainable head."""
+    features = keras.Model(source.inputs, source.get_layer("conv_flatten").output)
+    features.trainable = False
+    inputs = keras.Input((28, 28, 1))
+    x = features(inputs, training=False)
+    x = keras.layers.Dense(128, activation="relu", name="new_head_dense")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="new_head_output")(x)
+    return keras.Model(inputs, outputs, name="developed")
+
+
+def _fit(
+    model: keras.Model,
+    train_set: tuple[np.ndarray, np.ndarray],
+    val_set: tuple[np.ndarray, np.ndarray],
+    test_set: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+) -> tuple[list[float], float]:
+    """Adam, as the VGG16 head; returns the validation curve and the clean test accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        *train_set, epochs=epochs, batch_size=64, validation_data=val_set, verbose=0
+    ).history
+    test = model.evaluate(*test_set, verbose=0)[1]
+    return [round(float(v), 5) for v in history["val_accuracy"]], round(float(test), 5)
+
+
+def _augmented(data: MnistData, settings: CompareSettings) -> tuple[np.ndarray, ...]:
+    """Train bank (2 views), augmented and clean test: the same ranges as a TrainConfig."""
+    config = TrainConfig()
+    ranges = (config.rotation, config.shift, config.zoom)
+    bank = augmentation_bank(data.x_train, config.views, *ranges, seed=settings.seed)
+    labels = np.repeat(data.y_train, config.views)
+    test_aug = augment(data.x_test, *ranges, seed=[settings.seed, 2])
+    return bank, labels, test_aug
+
+
+def _scratch(settings: CompareSettings) -> tuple[list[float], float]:
+    data = _budget(settings)
+    bank, labels, test_aug = _augmented(data, settings)
+    keras.utils.set_random_seed(settings.seed)
+    return _fit(
+        small_cnn(),
+        (bank, labels),
+        (test_aug, data.y_test),
+        (data.x_test, data.y_test),
+        settings.epochs,
+    )
+
+
+def _develop(settings: CompareSettings) -> tuple[list[float], float]:
+    """Source task 0-4, then a new head for 5-9 on frozen conv layers; labels 5-9 become 0-4."""
+    data = _budget(settings)
+    bank, labels, test_aug = _augmented(data, settings)
+    keras.utils.set_random_seed(settings.seed)
+    source_rows = np.isin(labels, SOURCE_DIGITS)
+    source = small_cnn(len(SOURCE_DIGITS))
+    source.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    source.fit(bank[source_rows], labels[source_rows], epochs=settings.epochs, verbose=0)
+    target = freeze_features_new_head(source, len(TARGET_DIGITS))
+    rows, test_rows = np.isin(labels, TARGET_DIGITS), np.isin(data.y_test, TARGET_DIGITS)
+    offset = TARGET_DIGITS.start
+    return _fit(
+        target,
+        (bank[rows], labels[rows] - offset),
+        (test_aug[test_rows], data.y_test[test_rows] - offset),
+        (data.x_test[test_rows], data.y_test[test_rows] - offset),
+        settings.epochs,
+    )
+
+
+def plot_data_size(points: list[dict[str, Any]], path: Path) -> None:
+    """The data-size sweep as a PNG: test accuracy against digits per class, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen needed
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
+    for key in dict.fromkeys(point["strategy"] for point in points):
+        mine = sorted((p["per_class"], p["test_accuracy"]) for p in points if p["strategy"] == key)
+        axes.plot(*zip(*mine, strict=True), marker="o", label=STRATEGIES[key])
+    axes.set(xscale="log", xlabel="training digits per class", ylabel="test accuracy")
+    axes.set_title("How much data do you need?")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)

@@ -77,10 +77,17 @@ heatmap = (
     )
     .add_params(cell)
 )
-labels = heatmap.mark_text().encode(text="count:Q", color=alt.value("black"))
-clicked = st.altair_chart(
+on_text = alt.selection_point(name="cell_text", fields=["true", "guess"])  # clicks on a count
+labels = (
+    alt.Chart(cells)
+    .mark_text()
+    .encode(x="guess:O", y="true:O", text="count:Q", color=alt.value("black"))
+    .add_params(on_text)
+)
+selection = st.altair_chart(
     alt.layer(heatmap, labels), width=420, on_select="rerun", key="confusion_chart"
-).selection.get("cell")
+).selection
+clicked = selection.get("cell") or selection.get("cell_text")
 st.caption("Click a cell to see those test digits below.")
 
 st.subheader("Mistakes, up close")

@@ -251,3 +251,46 @@ def test_several_students_draw_at_once_while_training_runs(
     runs = list_runs(resolve_runs_dir(None))
     assert any(run.state == RUNNING for run in runs), "training ended before the students drew"
     shoot(students[0], "7-draw-during-training")
+
+
+SHOWN_CELL = re.compile(r"test digits? ?(?:\(s\))? (\d) (?:was )?guessed as (\d)")
+
+
+def shown_cell(page: Page) -> tuple[str, ...]:
+    """The (true digit, guess) whose test digits the Mistakes view shows now."""
+    line = page.get_by_text(SHOWN_CELL).first
+    expect(line).to_be_visible(timeout=30_000)
+    return SHOWN_CELL.search(line.inner_text()).groups()
+
+
+@pytest.mark.slow
+def test_the_teaching_views_in_the_browser(trained: None, app: App, page: Page) -> None:
+    page.goto(app.url)  # the home page first, as a class does
+    expect(page.get_by_text("Transfer learning in seven steps")).to_be_visible(timeout=60_000)
+    page.goto(f"{app.url}/results")
+    expect(page.get_by_text("Click a cell to see those test digits")).to_be_visible(
+        timeout=60_000
+    )
+    page.wait_for_timeout(1_000)
+    grid = page.locator(".st-key-confusion_chart .marks").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    picked = []
+    for fx, fy in [(0.25, 0.1), (0.6, 0.7)]:  # a cell near the top left, one lower right
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_timeout(2_000)
+        picked.append(shown_cell(page))
+    shoot(page, "8-results-clicked-cell")
+    assert picked[0] != picked[1], picked  # each click picked its own cell
+
+    page.goto(f"{app.url}/inside")
+    expect(page.get_by_text("The feature space")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
+    shoot(page, "9-inside")
+
+    page.goto(f"{app.url}/compare")
+    expect(page.get_by_text("Run the comparison")).to_be_visible(timeout=60_000)
+    page.get_by_text("Run the comparison").click()
+    expect(page.get_by_text("unavailable").first).to_be_visible(timeout=300_000)
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=300_000)
+    shoot(page, "10-compare")

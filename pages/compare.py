@@ -1,5 +1,7 @@
 """Compare: ways to transfer on the same digits, how much data each needs, and where to cut."""
 
+from collections.abc import Callable
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -26,8 +28,8 @@ def settings_row(key: str) -> CompareSettings:
     return CompareSettings(per_class=int(per_class), epochs=int(epochs))
 
 
-def progress_listener(total: int):
-    """A progress bar that advances once per strategy trained (or read from the cache)."""
+def with_progress(total: int, work: Callable[[Callable[[str], None]], object]) -> object:
+    """Run `work(listener)` under a progress bar that advances once per strategy trained."""
     bar = st.progress(0.0, text="Starting…")
     done = {"count": 0}
 
@@ -35,7 +37,9 @@ def progress_listener(total: int):
         bar.progress(min(done["count"] / total, 1.0), text=message)
         done["count"] += 1
 
-    return listener
+    result = work(listener)
+    bar.empty()
+    return result
 
 
 st.title("⚖️ Compare ways to transfer")
@@ -51,8 +55,9 @@ keys = st.multiselect(
     "Strategies", list(STRATEGIES), list(STRATEGIES), format_func=STRATEGIES.get, key="keys"
 )
 if st.button("▶️ Run the comparison", key="run_compare"):
-    listener = progress_listener(len(keys))
-    st.session_state[RESULTS] = compare(settings, tuple(keys), listener)
+    st.session_state[RESULTS] = with_progress(
+        len(keys), lambda listener: compare(settings, tuple(keys), listener)
+    )
 results = st.session_state.get(RESULTS, [])
 for result in results:
     if not result.available:
@@ -98,9 +103,12 @@ sweep_keys = st.multiselect(
     key="sweep_keys",
 )
 if st.button("▶️ Run the sweep", key="run_sweep"):
-    listener = progress_listener(len(sizes) * len(sweep_keys))
-    st.session_state[SWEEP] = data_size_sweep(
-        CompareSettings(epochs=10), tuple(SIZES[s] for s in sizes), tuple(sweep_keys), listener
+    sizes_chosen = tuple(SIZES[size] for size in sizes)
+    st.session_state[SWEEP] = with_progress(
+        len(sizes) * len(sweep_keys),
+        lambda listener: data_size_sweep(
+            CompareSettings(), sizes_chosen, tuple(sweep_keys), listener
+        ),
     )
 points = pd.DataFrame(st.session_state.get(SWEEP, []))
 if not points.empty:
@@ -131,13 +139,13 @@ cut_strategy = st.radio(
     "Base weights", ["imagenet", "random"], format_func=STRATEGIES.get, key="cut_strategy"
 )
 if st.button("▶️ Try each cut", key="run_cuts"):
-    listener = progress_listener(len(BOTTLENECKS))
-    st.session_state[CUTS] = {
-        block: compare(CompareSettings(per_class=100, bottleneck=block), (cut_strategy,), listener)[
-            0
-        ]
-        for block in BOTTLENECKS
-    }
+    st.session_state[CUTS] = with_progress(
+        len(BOTTLENECKS),
+        lambda listener: {
+            block: compare(CompareSettings(bottleneck=block), (cut_strategy,), listener)[0]
+            for block in BOTTLENECKS
+        },
+    )
 cuts = st.session_state.get(CUTS, {})
 for block, result in cuts.items():
     if not result.available:

@@ -268,9 +268,7 @@ def test_the_teaching_views_in_the_browser(trained: None, app: App, page: Page) 
     page.goto(app.url)  # the home page first, as a class does
     expect(page.get_by_text("Transfer learning in seven steps")).to_be_visible(timeout=60_000)
     page.goto(f"{app.url}/results")
-    expect(page.get_by_text("Click a cell to see those test digits")).to_be_visible(
-        timeout=60_000
-    )
+    expect(page.get_by_text("Click a cell to see those test digits")).to_be_visible(timeout=60_000)
     page.wait_for_timeout(1_000)
     grid = page.locator(".st-key-confusion_chart .marks").first
     grid.scroll_into_view_if_needed()

@@ -18,6 +18,7 @@ from tl_core.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
+PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passcode_box)
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
 
 
@@ -30,6 +31,16 @@ def training_job() -> TrainingJob:
 def may_control_training() -> bool:
     """Whether this session may start and stop training (always, without a passcode)."""
     return training_job().may_control(st.session_state.get(PASSCODE))
+
+
+def passcode_box() -> None:
+    """The passcode field. What is typed is copied to a plain session key, because Streamlit
+    forgets a widget's value on pages that don't draw it, and the passcode must last."""
+
+    def remember() -> None:
+        st.session_state[PASSCODE] = st.session_state[PASSCODE_FIELD]
+
+    st.text_input("Teacher passcode", type="password", key=PASSCODE_FIELD, on_change=remember)
 
 
 def _secrets() -> dict:

@@ -26,13 +26,16 @@ def handwriting_form(digit: np.ndarray, guess: int) -> None:
         )
         label = st.selectbox("The digit you meant", range(10), index=guess, key="true_label")
         save, clear = st.columns(2)
-        if save.button("💾 Save my drawing", key="save_drawing"):
-            save_drawing(digit, int(label))
-            st.toast(f"Saved as a {label}.")
-            st.rerun()
-        if may_control_training() and clear.button("🗑️ Clear the class set", key="clear_set"):
-            st.toast(f"Removed {clear_handwriting()} drawings.")
-            st.rerun()
+        try:
+            if save.button("💾 Save my drawing", key="save_drawing"):
+                save_drawing(digit, int(label))
+                st.toast(f"Saved as a {label}.")
+                st.rerun()
+            if may_control_training() and clear.button("🗑️ Clear the class set", key="clear_set"):
+                st.toast(f"Removed {clear_handwriting()} drawings.")
+                st.rerun()
+        except OSError as error:  # a full disk, a folder that can't be written
+            st.error(f"The class set could not be changed ({error.strerror or error}).")
 
 
 def handwriting_count() -> int:

@@ -7,7 +7,7 @@ sees the same progress, and leaving this page does not stop it.
 import pandas as pd
 import streamlit as st
 
-from pages.common import PASSCODE, may_control_training, mnist, training_job
+from pages.common import PASSCODE, may_control_training, mnist, passcode_box, training_job
 from tl_core.config import BOTTLENECKS, QUICK_RUN, TrainConfig
 from tl_core.data import take_budget
 from tl_core.errors import ConfigError, NotAllowed
@@ -171,7 +171,7 @@ if not may_control_training():
         "Only the teacher can start or stop training here. You can watch the progress and "
         "the curves below, and try the model on the Draw page."
     )
-    st.text_input("Teacher passcode", type="password", key=PASSCODE)
+    passcode_box()
 config = settings_form()
 if config is not None:
     try:

@@ -3,6 +3,7 @@
 import base64
 import io
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +195,32 @@ def test_a_drawing_saved_on_the_draw_page_counts_on_the_results_page(trained: No
     app.switch_page("pages/results.py").run()
     (ours,) = [m for m in app.metric if m.label == "Our handwriting"]
     assert ours.value.endswith("%") and "1 drawings" in str(ours.delta)
+
+
+@pytest.fixture
+def teacher_passcode(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A server started with a teacher passcode (its job is rebuilt, then forgotten)."""
+    import streamlit as st
+
+    monkeypatch.setenv("DIGITLAB_TEACHER_PASSCODE", "owl")
+    st.cache_resource.clear()
+    yield "owl"
+    st.cache_resource.clear()
+
+
+def test_with_a_passcode_only_the_teacher_starts_training(teacher_passcode: str) -> None:
+    app = page("train")
+    assert "Only the teacher can start or stop training here" in texts(app)
+    app.number_input(key="per_class").set_value(10)
+    app.number_input(key="epochs").set_value(1)
+    app.button[0].click().run()
+    assert "Only the teacher can start or stop training: enter the passcode." in texts(app)
+    from pages.common import training_job
+
+    assert training_job().snapshot().state == "idle"
+    app.text_input(key="teacher_passcode_field").input(teacher_passcode).run()
+    app.run()  # a later rerun still knows the passcode
+    assert "Only the teacher can start" not in texts(app)
+    app.button[0].click().run()
+    assert training_job().snapshot().state in ("running", "done")
+    assert training_job().wait(TIMEOUT).state == "done"

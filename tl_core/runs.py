@@ -132,9 +132,12 @@ def recover_interrupted(runs_dir: Path) -> list[str]:
     for run in list_runs(runs_dir):
         if run.state != RUNNING or _still_training(run.status):
             continue
-        for leftover in run.path.glob(".*"):
-            leftover.unlink(missing_ok=True)
-        set_state(run.path, INTERRUPTED, error="The server stopped while this run was training.")
+        try:
+            for leftover in run.path.glob(".*"):
+                leftover.unlink(missing_ok=True)
+            set_state(run.path, INTERRUPTED, error="The server stopped while it was training.")
+        except OSError:  # a read-only runs folder: the run stays "running", never complete
+            continue
         recovered.append(run.name)
     return recovered
 
@@ -235,7 +238,12 @@ def load_model(run: Run, runs_dir: Path | None = None) -> keras.Model:
 
 
 def _files_match(path: Path, recorded: Any) -> bool:
-    """JSON files by size and sha256, the model by size (hashing 60 MB on every page is slow)."""
+    """JSON files by size and sha256, the model by size (hashing 60 MB on every page is slow).
+
+    Runs saved before files were recorded have none: their model is still checked on loading.
+    """
+    if recorded is None:
+        return True
     if not isinstance(recorded, dict) or MODEL_FILE not in recorded:
         return False
     try:

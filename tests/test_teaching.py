@@ -194,3 +194,5 @@ def test_the_compare_command_prints_a_table_and_writes_the_plot(tmp_path: Path, 
     out = capsys.readouterr().out
     assert "Small CNN trained from scratch" in out and "unavailable: The ImageNet weights" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main([*args, "--sweep", "2"]) == 2
+    assert "add --png PATH" in capsys.readouterr().err

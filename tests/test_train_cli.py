@@ -132,7 +132,16 @@ def test_info_reports_data_weights_and_runs(capsys) -> None:
 
 
 def test_every_command_has_help(capsys) -> None:
-    for command in ["train", "evaluate", "predict", "prefetch", "info"]:
+    for command in [
+        "train",
+        "evaluate",
+        "predict",
+        "prefetch",
+        "info",
+        "bench",
+        "loadtest",
+        "compare",
+    ]:
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])
         assert exited.value.code == 0

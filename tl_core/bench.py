@@ -10,7 +10,6 @@ Figures that are cheap to repeat (throughput, latency) are medians of repeats; a
 run is measured once.
 """
 
-import json
 import os
 import resource
 import statistics
@@ -127,10 +126,6 @@ def format_table(results: dict[str, Any]) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
-
-
-def write_json(path: Path, results: dict[str, Any]) -> None:
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
 def sample_drawing(side: int = 280) -> np.ndarray:

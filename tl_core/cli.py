@@ -260,16 +260,16 @@ def _prefetch(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from tl_core.bench import BenchSettings, format_table, run_bench, write_json
-    from tl_core.model import imagenet_weights_present
+    from tl_core.bench import BenchSettings, format_table, run_bench
+    from tl_core.files import write_json
+    from tl_core.model import default_weights
 
-    weights = args.weights or ("imagenet" if imagenet_weights_present() else "random")
     config = TrainConfig(
         data_source=args.data_source,
         data_path=args.data_path,
         per_class=None if args.full else args.per_class,
         test_per_class=None if args.full else args.test_per_class,
-        weights=weights,
+        weights=args.weights or default_weights(),
         epochs=args.epochs,
         views=args.views,
         precision=args.precision,
@@ -283,18 +283,18 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _loadtest(args: argparse.Namespace) -> int:
-    import json
-
     from tl_core.bench import sample_drawing
+    from tl_core.files import write_json
     from tl_core.loadtest import run_load_test
-    from tl_core.model import imagenet_weights_present
+    from tl_core.model import default_weights
     from tl_core.runs import find_run, resolve_runs_dir
 
     run = find_run(resolve_runs_dir(args.runs_dir), args.run)
     training = None
     if args.while_training:
-        weights = "imagenet" if imagenet_weights_present() else "random"
-        training = TrainConfig(data_source="embedded", weights=weights, views=4, epochs=30)
+        training = TrainConfig(
+            data_source="embedded", weights=default_weights(), views=4, epochs=30
+        )
     result = run_load_test(
         run.path,
         args.clients,
@@ -307,13 +307,14 @@ def _loadtest(args: argparse.Namespace) -> int:
     for key, value in summary.items():
         print(f"{key:>16}  {value}")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(args.json, summary)
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     from tl_core.compare import CompareSettings, compare, data_size_sweep, plot_data_size
 
+    sizes = _sweep_sizes(args.sweep, args.png)
     settings = CompareSettings(
         per_class=args.per_class, epochs=args.epochs, data_source=args.data_source
     )
@@ -323,8 +324,7 @@ def _compare(args: argparse.Namespace) -> int:
             print(f"{result.label:<66} {result.test_accuracy:>8.3f} {result.seconds:>8.1f}")
         else:
             print(f"{result.label:<66} unavailable: {result.reason}")
-    if args.sweep and args.png:
-        sizes = tuple(int(size) for size in args.sweep.split(","))
+    if sizes:
         points = data_size_sweep(settings, sizes, ("imagenet", "random", "scratch"))
         plot_data_size(points, args.png)
         for point in points:
@@ -334,6 +334,18 @@ def _compare(args: argparse.Namespace) -> int:
             )
         print(f"plot: {args.png}")
     return 0
+
+
+def _sweep_sizes(sweep: str | None, png: Path | None) -> tuple[int, ...]:
+    """The digits-per-class values of --sweep, checked before anything trains."""
+    if not sweep:
+        return ()
+    if not png:
+        raise DigitLabError("--sweep draws a plot: add --png PATH to say where.")
+    try:
+        return tuple(int(size) for size in sweep.split(","))
+    except ValueError:
+        raise DigitLabError(f"--sweep {sweep!r}: use numbers like 10,30,100.") from None
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -89,6 +89,11 @@ def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | N
     return cached_file(download)
 
 
+def default_weights() -> str:
+    """ "imagenet" when this machine has the weights, else "random" (for measurements)."""
+    return "imagenet" if imagenet_weights_present() else "random"
+
+
 def weights_fingerprint(base_model: keras.Model) -> str:
     """A hash of the base's actual weight values: the cache identity for random weights.
 

@@ -18,7 +18,8 @@ VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear 
 
 def handwriting_form(digit: np.ndarray, guess: int) -> None:
     """Opt-in: save this drawing, with the digit the student meant, to the class set."""
-    with st.expander(f"✍️ Add it to the class handwriting set ({handwriting_count()} saved)"):
+    saved = len(load_handwriting())
+    with st.expander(f"✍️ Add it to the class handwriting set ({saved} saved)"):
         st.caption(
             "Only the 28x28 digit is stored, on this server, with the label you choose: no "
             "name. The Results page then reports accuracy on the class's own handwriting, "
@@ -36,10 +37,6 @@ def handwriting_form(digit: np.ndarray, guess: int) -> None:
                 st.rerun()
         except OSError as error:  # a full disk, a folder that can't be written
             st.error(f"The class set could not be changed ({error.strerror or error}).")
-
-
-def handwriting_count() -> int:
-    return len(load_handwriting())
 
 
 st.title("✏️ Draw a digit")

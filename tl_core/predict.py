@@ -67,7 +67,8 @@ class Predictor:
         self.model = model
         self.input_size = int(model.input_shape[1])
         self._single = self._compiled(model)
-        self._batch = self._compiled(with_precision(model, resolve_precision(precision)))
+        batch_model = with_precision(model, resolve_precision(precision))
+        self._batch = self._single if batch_model is model else self._compiled(batch_model)
         self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._worker_lock = threading.Lock()
         self._worker_running = False

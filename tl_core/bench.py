@@ -183,7 +183,6 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
     """
     import keras
 
-    from tl_core.augment import augment
     from tl_core.data import load_mnist, take_budget
     from tl_core.model import build_base_model, build_head, resolve_weights
     from tl_core.predict import score
@@ -195,7 +194,7 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
         config.test_per_class,
         config.seed,
     )
-    x_test_aug = augment(data.x_test, config.rotation, config.shift, config.zoom, [config.seed, 2])
+    x_test_aug = augmented_test_set(data.x_test, config.ranges, config.seed)
     started = time.perf_counter()
 
     def rgb(digits: np.ndarray) -> np.ndarray:

@@ -65,8 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--weights",
-        default=defaults.weights,
-        help="imagenet, random (not transfer learning) or a weights file path",
+        help="imagenet, random (not transfer learning) or a weights file path "
+        "(default: imagenet where this machine has the weights, else random, with a warning)",
     )
     train.add_argument("--epochs", type=int, default=defaults.epochs)
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -88,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.zoom,
         help="max zoom change, fraction (default %(default)s)",
+    )
+    train.add_argument(
+        "--shear",
+        type=float,
+        default=defaults.shear,
+        help="max slant, horizontal shift per pixel down (default %(default)s)",
+    )
+    train.add_argument(
+        "--stroke",
+        type=float,
+        default=defaults.stroke,
+        help="max change of the stroke width, pixels of the 28x28 digit (default %(default)s)",
     )
     train.add_argument(
         "--views",
@@ -183,10 +195,20 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from tl_core.model import default_weights
     from tl_core.train import train
 
     fields = TrainConfig.__dataclass_fields__
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.weights is None:
+        values["weights"] = default_weights()
+        if values["weights"] == "random":
+            print(
+                "warning: the ImageNet weights are not on this machine (run `python -m tl_core "
+                "prefetch` with internet), so this run uses random weights.",
+                file=sys.stderr,
+            )
+    config = TrainConfig(**values)
     print(f"weights: {config.weights}{'' if config.is_transfer else ' (not transfer learning)'}")
     result = train(config, args.runs_dir, listener=_print_progress, stop=threading.Event())
     metrics = result.run.metrics or {}
@@ -196,7 +218,8 @@ def _train(args: argparse.Namespace) -> int:
     print(f"time: {result.seconds:.1f} s (features {features})")
     print(
         f"test accuracy: clean {metrics['test_accuracy']:.4f}, "
-        f"augmented {metrics['test_accuracy_augmented']:.4f}"
+        f"augmented {metrics['test_accuracy_augmented']:.4f}, "
+        f"drawn digits {metrics['drawn_accuracy']:.4f}"
     )
     return 0
 

@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tl_core.augment import augment, augmentation_bank
+from tl_core.augment import augmentation_bank
 from tl_core.config import TrainConfig
 from tl_core.data import MnistData, load_mnist, take_budget
 from tl_core.errors import WeightsUnavailable
@@ -229,10 +229,9 @@ def _fit(
 def _augmented(data: MnistData, settings: CompareSettings) -> tuple[np.ndarray, ...]:
     """Train bank (2 views), augmented and clean test: the same ranges as a TrainConfig."""
     config = TrainConfig()
-    ranges = (config.rotation, config.shift, config.zoom)
-    bank = augmentation_bank(data.x_train, config.views, *ranges, seed=settings.seed)
+    bank = augmentation_bank(data.x_train, config.views, config.ranges, settings.seed)
     labels = np.repeat(data.y_train, config.views)
-    test_aug = augment(data.x_test, *ranges, seed=[settings.seed, 2])
+    test_aug = augmented_test_set(data.x_test, config.ranges, settings.seed)
     return bank, labels, test_aug
 
 

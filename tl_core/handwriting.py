@@ -3,12 +3,16 @@
 MNIST was written by American census workers and students in the 1990s; a class writes its
 own 4s and 7s. Saving a few drawings (opt-in, on the Draw page) lets the Results page show
 accuracy on "our handwriting" beside MNIST, and the Train page add them to the training data.
+A run that adds them trains on three in four and never on the rest (`split_held_out`), and
+records the names it trained on, so "our handwriting" is only ever measured on drawings the
+model has not seen.
 
 Each drawing is one 28x28 PNG named `<label>-<time>-<random>.png` in the set's folder, so the
 set survives a restart and needs no index that could disagree with the files. A file that
 cannot be read back is skipped with a warning, never used.
 """
 
+import hashlib
 import logging
 import secrets
 import time
@@ -25,18 +29,42 @@ from tl_core.paths import digitlab_home
 
 log = logging.getLogger(__name__)
 DIGIT_SHAPE = (28, 28)
+HELD_OUT_EVERY = 4  # one drawing in four is never trained on
 
 
 @dataclass(frozen=True)
 class Handwriting:
-    """The saved drawings as MNIST-style arrays: uint8 (N, 28, 28) and labels (N,)."""
+    """The saved drawings as MNIST-style arrays: uint8 (N, 28, 28), labels (N,) and the
+    file name of each, which identifies a drawing across runs."""
 
     x: np.ndarray
     y: np.ndarray
+    names: tuple[str, ...] = ()
     skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def only(self, keep: np.ndarray) -> "Handwriting":
+        """The drawings where the boolean mask `keep` is true."""
+        names = tuple(name for name, kept in zip(self.names, keep, strict=True) if kept)
+        return Handwriting(self.x[keep], self.y[keep], names, self.skipped)
+
+    def without(self, names: set[str] | list[str]) -> "Handwriting":
+        """The drawings not named in `names` (those a run did not train on)."""
+        return self.only(np.array([name not in set(names) for name in self.names], bool))
+
+
+def split_held_out(handwriting: Handwriting) -> tuple[Handwriting, Handwriting]:
+    """(to train on, held out): the same drawing always falls on the same side (by name)."""
+    held = np.array(
+        [
+            hashlib.sha256(name.encode()).digest()[0] % HELD_OUT_EVERY == 0
+            for name in handwriting.names
+        ],
+        bool,
+    )
+    return handwriting.only(~held), handwriting.only(held)
 
 
 def handwriting_dir() -> Path:
@@ -59,7 +87,7 @@ def save_drawing(digit: np.ndarray, label: int, folder: Path | None = None) -> P
 def load_handwriting(folder: Path | None = None) -> Handwriting:
     """Every saved drawing that reads back as a labelled 28x28 digit; others are skipped."""
     folder = folder or handwriting_dir()
-    digits, labels, skipped = [], [], 0
+    digits, labels, names, skipped = [], [], [], 0
     for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
         try:
             label = int(path.name.split("-", 1)[0])
@@ -73,8 +101,9 @@ def load_handwriting(folder: Path | None = None) -> Handwriting:
             continue
         digits.append(digit)
         labels.append(label)
+        names.append(path.name)
     x = np.stack(digits) if digits else np.zeros((0, *DIGIT_SHAPE), np.uint8)
-    return Handwriting(x, np.array(labels, np.int64), skipped)
+    return Handwriting(x, np.array(labels, np.int64), tuple(names), skipped)
 
 
 def clear_handwriting(folder: Path | None = None) -> int:

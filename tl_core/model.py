@@ -1,9 +1,14 @@
 """Step 4, the model: VGG16's convolutional base, frozen, under a new head for ten digits.
 
 `base_model` is VGG16 without its ImageNet classifier (`include_top=False`); its output is
-the bottleneck. The `head` is new: Flatten -> Dense(512, relu) -> Dense(10, softmax). The
-head is its own Keras model so it can be trained on cached bottleneck features alone, and
-the full model (base + head) is what a run saves and what prediction loads.
+the bottleneck. The `head` is new: Flatten -> Dense(512, relu) -> Dense(10, softmax), with
+the bottleneck features standardised on the way in. The head is its own Keras model so it
+can be trained on cached bottleneck features alone, and the full model (base + head) is what
+a run saves and what prediction loads.
+
+Nothing here calls `keras.utils.set_random_seed`: random weights and the head's initial
+weights come from their own seeded generators, so a model built in one thread never changes
+the random state of another, and the same seed gives the same network.
 """
 
 import hashlib
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from tl_core.download import Download, DownloadFailed, cached_file, fetch
 from tl_core.errors import WeightsUnavailable
@@ -35,6 +41,7 @@ NUM_CLASSES = 10
 FINE_TUNE_BLOCK = "block5"
 BASE_NAME = "vgg16"  # the base's layer name inside a full model, as Keras names VGG16
 BLOCK_CHANNELS = {"block3": 256, "block4": 512, "block5": 512}
+SCALING = "scaling"  # the head's first layer after Flatten: standardises the features
 
 
 @dataclass(frozen=True)
@@ -127,10 +134,10 @@ def build_base_model(
 ) -> keras.Model:
     """VGG16 without its top, cut after `bottleneck`'s pooling, every layer frozen.
 
-    Random weights are seeded, so the same seed gives the same network and the feature
-    cache stays valid.
+    Random weights are drawn from a generator seeded with `seed` (Keras's own Glorot-uniform
+    init, made repeatable), so the same seed gives the same network and the feature cache
+    stays valid.
     """
-    keras.utils.set_random_seed(seed)
     try:
         base_model = keras.applications.VGG16(
             include_top=False,
@@ -144,11 +151,26 @@ def build_base_model(
             f"{weights.path} is not a usable VGG16 weights file ({error}). Download it again "
             f"with `python -m tl_core prefetch`, or point {WEIGHTS_ENV} at a good copy."
         ) from error
+    if weights.path is None:
+        _seeded_glorot(base_model, seed)
     if bottleneck != FINE_TUNE_BLOCK:
         cut = base_model.get_layer(f"{bottleneck}_pool").output
         base_model = keras.Model(base_model.input, cut, name=BASE_NAME)
     base_model.trainable = False
     return base_model
+
+
+def _seeded_glorot(base_model: keras.Model, seed: int) -> None:
+    """Glorot-uniform kernels and zero biases, as Keras initialises VGG16, from `seed` alone."""
+    rng = np.random.default_rng([seed, 16])
+    for layer in base_model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel, bias = layer.get_weights()
+            receptive = math.prod(kernel.shape[:2])
+            limit = math.sqrt(6 / (receptive * (kernel.shape[2] + kernel.shape[3])))
+            layer.set_weights(
+                [rng.uniform(-limit, limit, kernel.shape).astype(np.float32), np.zeros_like(bias)]
+            )
 
 
 def bottleneck_shape(input_size: int, bottleneck: str) -> tuple[int, int, int]:
@@ -188,17 +210,38 @@ def with_precision(model: keras.Model, precision: str) -> keras.Model:
     return build_full_model(bfloat16_copy(base_of(model)), model.get_layer("head"))
 
 
-def build_head(feature_shape: tuple[int, ...], units: int = 512) -> keras.Model:
-    """The new classifier that replaces ImageNet's: Flatten -> Dense(relu) -> Dense(10)."""
+def build_head(feature_shape: tuple[int, ...], units: int = 512, seed: int = 0) -> keras.Model:
+    """The new classifier that replaces ImageNet's: Flatten -> Dense(relu) -> Dense(10).
+
+    The features are standardised first (`scale_features` sets the statistics; they are
+    saved with the model, so prediction applies them too). Without it, the head learns
+    slowly on features of very different scales: in the classroom quick run with random
+    weights, training accuracy stayed under 0.5 after 10 epochs. The initial weights are
+    seeded, so the same features and seed train the same head.
+    """
     return keras.Sequential(
         [
             keras.Input(shape=feature_shape),
             keras.layers.Flatten(),
-            keras.layers.Dense(units, activation="relu"),
-            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+            keras.layers.Normalization(name=SCALING),
+            keras.layers.Dense(
+                units,
+                activation="relu",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            ),
+            keras.layers.Dense(
+                NUM_CLASSES,
+                activation="softmax",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
+            ),
         ],
         name="head",
     )
+
+
+def scale_features(head: keras.Model, train_features: np.ndarray) -> None:
+    """Set the head's standardisation to the mean and variance of the training features."""
+    head.get_layer(SCALING).adapt(train_features.reshape(len(train_features), -1))
 
 
 def build_full_model(base_model: keras.Model, head: keras.Model) -> keras.Model:

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tl_core.augment import augment
+from tl_core.augment import augmented_test_set
 from tl_core.data import MnistData, load_mnist, take_budget
 from tl_core.images import digit_from_image
 from tl_core.model import resolve_precision, with_precision
@@ -184,9 +184,7 @@ def evaluate_run(run: Run, predictor: Predictor) -> Evaluation:
         config.test_per_class,
         config.seed,
     )
-    augmented = augment(
-        data.x_test, config.rotation, config.shift, config.zoom, seed=[config.seed, 2]
-    )
+    augmented = augmented_test_set(data.x_test, config.ranges, config.seed)
     return Evaluation(
         data, augmented, predictor.probabilities(data.x_test), predictor.probabilities(augmented)
     )

@@ -25,18 +25,20 @@ import keras
 import numpy as np
 
 from tl_core import runs
-from tl_core.augment import augment, augmentation_bank
+from tl_core.augment import augment, augmentation_bank, augmented_test_set
 from tl_core.config import TrainConfig
 from tl_core.data import MnistData, load_mnist, take_budget
+from tl_core.drawn import drawn_digit_set
 from tl_core.errors import RunError, TrainingStopped
 from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
-from tl_core.handwriting import add_handwriting, load_handwriting
+from tl_core.handwriting import add_handwriting, load_handwriting, split_held_out
 from tl_core.model import (
     build_base_model,
     build_full_model,
     build_head,
     resolve_precision,
     resolve_weights,
+    scale_features,
     unfreeze_top_block,
     weights_fingerprint,
 )
@@ -96,7 +98,7 @@ def train(
         config.test_per_class,
         config.seed,
     )
-    handwriting = load_handwriting() if config.include_handwriting else None
+    handwriting = split_held_out(load_handwriting())[0] if config.include_handwriting else None
     if handwriting is not None:
         data = add_handwriting(data, handwriting)
     precision = resolve_precision(config.precision)
@@ -114,6 +116,7 @@ def train(
             "precision": precision,
             "bottleneck": config.bottleneck,
             "handwriting_digits": len(handwriting) if handwriting is not None else 0,
+            "handwriting_trained": list(handwriting.names) if handwriting is not None else [],
             "train_digits": len(data.y_train),
             "test_digits": len(data.y_test),
         },
@@ -123,7 +126,8 @@ def train(
         features, all_cached = _bottleneck_features(
             banks, base_model, config, precision, identity, cache, emit, stop
         )
-        head = build_head(features["train"].shape[1:], config.head_units)
+        head = build_head(features["train"].shape[1:], config.head_units, config.seed)
+        scale_features(head, features["train"])
         history = _train_head(head, features, data, config, emit, stop, run_dir)
         model = build_full_model(base_model, head)
         if config.fine_tune:
@@ -167,12 +171,13 @@ def _absolute(path: str | None) -> str | None:
 
 
 def _augmented_sets(data: MnistData, config: TrainConfig) -> dict[str, np.ndarray]:
-    """The image sets the base sees: the train bank (K views each), clean and augmented test."""
-    ranges = (config.rotation, config.shift, config.zoom)
+    """The image sets the base sees: the train bank (K views each), clean and augmented
+    test, and the drawn-digit set (tl_core.drawn), which no run ever trains on."""
     return {
-        "train": augmentation_bank(data.x_train, config.views, *ranges, seed=config.seed),
+        "train": augmentation_bank(data.x_train, config.views, config.ranges, config.seed),
         "test_clean": data.x_test,
-        "test_aug": augment(data.x_test, *ranges, seed=[config.seed, 2]),
+        "test_aug": augmented_test_set(data.x_test, config.ranges, config.seed),
+        "drawn": drawn_digit_set().x,
     }
 
 
@@ -234,13 +239,15 @@ def _fit_epoch(
     batch_size: int | None,
     stop: threading.Event,
 ) -> dict[str, float]:
-    """One epoch of `fit`; raises TrainingStopped if a stop was requested during it."""
+    """One epoch of `fit` in the order given (the caller shuffles, seeded, so a run repeats);
+    raises TrainingStopped if a stop was requested during it."""
     logs = model.fit(
         x,
         y,
         batch_size=batch_size,
         epochs=1,
         validation_data=validation,
+        shuffle=False,
         verbose=0,
         callbacks=[_StopOnRequest(stop)],
     ).history
@@ -266,9 +273,10 @@ def _train_head(
     history: list[dict[str, float]] = []
     emit(ProgressEvent("train", 0, config.epochs, message="Training the head"))
     for epoch in range(config.epochs):
+        order = rng.permutation(len(data.y_train))
         views = rng.integers(config.views, size=len(data.y_train))
-        x = bank[np.arange(len(data.y_train)), views]
-        metrics = _fit_epoch(head, x, data.y_train, validation, config.batch_size, stop)
+        x = bank[order, views]
+        metrics = _fit_epoch(head, x, data.y_train[order], validation, config.batch_size, stop)
         history.append({"epoch": epoch + 1, "phase": "train", **metrics})
         runs.save_history(run_dir, history)
         emit(ProgressEvent("train", epoch + 1, config.epochs, metrics))
@@ -293,7 +301,7 @@ class _DigitBatches(keras.utils.PyDataset):
         digits = self.digits[index * size : (index + 1) * size]
         if self.augmented:
             c = self.config
-            digits = augment(digits, c.rotation, c.shift, c.zoom, [c.seed, 4, self.epoch, index])
+            digits = augment(digits, c.ranges, [c.seed, 4, self.epoch, index])
         labels = self.labels[index * size : (index + 1) * size]
         return to_model_input(digits, self.config.input_size), labels
 
@@ -338,17 +346,21 @@ def _evaluate(
     data: MnistData,
     config: TrainConfig,
 ) -> dict[str, object]:
-    """Clean and augmented test accuracy; from cached features unless the base was tuned."""
+    """Clean and augmented test accuracy and drawn-digit accuracy; from cached features
+    unless the base was tuned."""
+    labels = {"test_clean": data.y_test, "test_aug": data.y_test, "drawn": drawn_digit_set().y}
     results = {}
-    for name in ("test_clean", "test_aug"):
+    for name, truth in labels.items():
         if config.fine_tune:
             probabilities = Predictor(model).probabilities(banks[name])
         else:
             probabilities = head.predict(features[name], batch_size=1024, verbose=0)
-        results[name] = score(probabilities, data.y_test)
+        results[name] = score(probabilities, truth)
     return {
         "test_accuracy": results["test_clean"]["accuracy"],
         "test_accuracy_augmented": results["test_aug"]["accuracy"],
+        "drawn_accuracy": results["drawn"]["accuracy"],
         "confusion": results["test_clean"]["confusion"],
         "confusion_augmented": results["test_aug"]["confusion"],
+        "confusion_drawn": results["drawn"]["confusion"],
     }

@@ -183,6 +183,7 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
     """
     import keras
 
+    from tl_core.augment import augmented_test_set
     from tl_core.data import load_mnist, take_budget
     from tl_core.model import build_base_model, build_head, resolve_weights
     from tl_core.predict import score

@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tl_core.augment import augmentation_bank
+from tl_core.augment import augmentation_bank, augmented_test_set
 from tl_core.config import TrainConfig
 from tl_core.data import MnistData, load_mnist, take_budget
 from tl_core.errors import WeightsUnavailable

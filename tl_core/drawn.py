@@ -15,6 +15,7 @@ another style, a 1 written as a single slash of a different angle).
 It is for evaluation only: no training path reads it.
 """
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -237,7 +238,7 @@ def render(shape: tuple[float, list[Stroke]], rng: np.random.Generator) -> np.nd
 def _densify(stroke: Stroke, step: float = 0.02) -> Stroke:
     """Extra points along straight segments, so the wobble bends them smoothly."""
     points = [stroke[0]]
-    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
         count = max(1, int(np.hypot(x1 - x0, y1 - y0) / step))
         points += [
             (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t) for t in np.arange(1, count + 1) / count

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from pages.common import mnist
-from tl_core.augment import augment
+from tl_core.augment import Ranges, augment
 from tl_core.config import TrainConfig
 from tl_core.data import first_of_each_digit
 from tl_core.images import mosaic
@@ -24,23 +24,36 @@ st.image(grid, width=grid.shape[1] * ZOOM, clamp=True)
 
 st.subheader("Augmentation preview")
 st.markdown(
-    "Before training, every digit is copied with a random rotation, shift and zoom, so the "
-    "network learns digits that are tilted, off-centre or drawn larger. The test set is "
-    "augmented too: the Results page reports accuracy on clean and on augmented test digits."
+    "Before training, every digit is copied with a random rotation, slant, shift, zoom and "
+    "pen width, so the network learns digits the way a class draws them: tilted or leaning, "
+    "off-centre, small or large, with a thin or a thick pen. The test set is augmented too: "
+    "the Results page reports accuracy on clean and on augmented test digits."
 )
 defaults = TrainConfig()
-left, middle, right, seed_col = st.columns(4)
-rotation = left.slider("rotation (degrees)", 0.0, 45.0, defaults.rotation, key="aug_rotation")
-shift = middle.slider("shift (fraction of the side)", 0.0, 0.3, defaults.shift, key="aug_shift")
-zoom = right.slider("zoom (fraction)", 0.0, 0.5, defaults.zoom, key="aug_zoom")
-seed = seed_col.number_input("seed", 0, 10_000, 0, key="aug_seed")
+columns = st.columns(6)
+ranges = Ranges(
+    rotation=columns[0].slider(
+        "rotation (degrees)", 0.0, 45.0, defaults.rotation, key="aug_rotation"
+    ),
+    shift=columns[1].slider(
+        "shift (fraction of the side)", 0.0, 0.3, defaults.shift, key="aug_shift"
+    ),
+    zoom=columns[2].slider("zoom (fraction)", 0.0, 0.5, defaults.zoom, key="aug_zoom"),
+    shear=columns[3].slider(
+        "slant (shift per pixel down)", 0.0, 1.0, defaults.shear, key="aug_shear"
+    ),
+    stroke=columns[4].slider(
+        "pen width change (pixels)", 0.0, 2.0, defaults.stroke, key="aug_stroke"
+    ),
+)
+seed = columns[5].number_input("seed", 0, 10_000, 0, key="aug_seed")
 for tab, (x, y) in zip(
     st.tabs(["train set", "test set"]),
     [(data.x_train, data.y_train), (data.x_test, data.y_test)],
     strict=True,
 ):
     originals = first_of_each_digit(x, y, 1)
-    changed = augment(originals, rotation, shift, zoom, seed=int(seed))
+    changed = augment(originals, ranges, seed=int(seed))
     tab.markdown("**before** (top) and **after** (bottom)")
     sheet = mosaic(np.concatenate([originals, changed]), 10)
     tab.image(sheet, width=sheet.shape[1] * ZOOM, clamp=True)

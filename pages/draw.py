@@ -10,7 +10,7 @@ from tl_core.errors import ImageError, NoDigitFound
 from tl_core.handwriting import clear_handwriting, load_handwriting, save_drawing
 from tl_core.images import MAX_UPLOAD_BYTES, read_image
 from tl_core.predict import LOW_CONFIDENCE
-from tl_core.preprocess import model_input_preview
+from tl_core.preprocess import deskewed_preview, model_input_preview
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
@@ -110,13 +110,18 @@ with result_col:
             )
             st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
             handwriting_form(prediction.digit_image, prediction.digit)
-            st.markdown("**What the network sees**")
-            steps = st.columns(3)
-            steps[0].image(image, caption=f"your {source}", width=120)
-            steps[1].image(prediction.digit_image, caption="28x28, centred like MNIST", width=120)
-            size = predictor.input_size
+            st.markdown("**What the network sees**: every training digit took the same steps")
+            steps = st.columns(4)
+            steps[0].image(image, caption=f"your {source}", width=110)
+            steps[1].image(
+                prediction.digit_image, caption="cut out, 20x20 box, centred (28x28)", width=110
+            )
             steps[2].image(
+                deskewed_preview(prediction.digit_image), caption="slant straightened", width=110
+            )
+            size = predictor.input_size
+            steps[3].image(
                 model_input_preview(prediction.digit_image, size),
                 caption=f"VGG16 input, {size}x{size}",
-                width=120,
+                width=110,
             )

@@ -32,18 +32,32 @@ st.caption(
     f"Model in use: {run.name} · {weights_badge(run)} · data: {run.status.get('data_source')}"
 )
 metrics = run.metrics
-left, right, ours, third = st.columns(4)
+left, right, drawn, ours, third = st.columns(5)
 left.metric("Test accuracy (clean digits)", f"{metrics['test_accuracy']:.1%}")
 right.metric("Test accuracy (augmented digits)", f"{metrics['test_accuracy_augmented']:.1%}")
-handwriting = load_handwriting()
+if "drawn_accuracy" in metrics:
+    drawn.metric(
+        "Drawn digits",
+        f"{metrics['drawn_accuracy']:.1%}",
+        f"{metrics['drawn_digits']} drawings",
+        delta_color="off",
+    )
+    drawn.caption("Digits drawn like on the canvas, never trained on (see the README).")
+else:
+    drawn.metric("Drawn digits", "not measured")
+    drawn.caption("This run is older than the drawn-digit set: train again to see it.")
+trained_on = run.status.get("handwriting_trained", [])
+handwriting = load_handwriting().without(trained_on)
 _, shared = predictor_in_use()
 if len(handwriting) and shared is not None:
     accuracy = score(shared.probabilities(handwriting.x), handwriting.y)["accuracy"]
     ours.metric(
-        "Our handwriting",
-        f"{accuracy:.1%}",
-        f"{len(handwriting)} drawings",
-        delta_color="off",
+        "Our handwriting", f"{accuracy:.1%}", f"{len(handwriting)} drawings", delta_color="off"
+    )
+    ours.caption(
+        "The drawings this run held out (it trained on the others)."
+        if trained_on
+        else "All the class's drawings (this run did not train on them)."
     )
 else:
     ours.metric("Our handwriting", "none yet")

@@ -61,13 +61,15 @@ def settings_form() -> TrainConfig | None:
         )
         saved = len(load_handwriting())
         include_handwriting = left.checkbox(
-            f"Add the class handwriting set ({saved} drawings)",
+            f"Add the class handwriting set ({saved} drawings; one in four is kept out, to test)",
             key="include_handwriting",
             disabled=saved == 0,
         )
         rotation = right.slider("Rotation (degrees)", 0.0, 45.0, QUICK_RUN.rotation, key="rotation")
         shift = right.slider("Shift (fraction)", 0.0, 0.3, QUICK_RUN.shift, key="shift")
         zoom = right.slider("Zoom (fraction)", 0.0, 0.5, QUICK_RUN.zoom, key="zoom")
+        shear = right.slider("Slant (shift per pixel down)", 0.0, 1.0, QUICK_RUN.shear, key="shear")
+        stroke = right.slider("Pen width change (pixels)", 0.0, 2.0, QUICK_RUN.stroke, key="stroke")
         views = right.number_input("Augmented views per digit", 1, 8, QUICK_RUN.views, key="views")
         start = st.form_submit_button("▶️ Start training", type="primary")
     try:
@@ -82,6 +84,8 @@ def settings_form() -> TrainConfig | None:
             rotation=float(rotation),
             shift=float(shift),
             zoom=float(zoom),
+            shear=float(shear),
+            stroke=float(stroke),
             views=int(views),
             fine_tune=bool(fine_tune),
             bottleneck=bottleneck,

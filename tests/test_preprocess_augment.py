@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from tl_core.augment import augment, augmentation_bank
+from tl_core.augment import Ranges, augment, augmentation_bank, change_stroke
 from tl_core.data import load_embedded
-from tl_core.preprocess import to_model_input
+from tl_core.preprocess import deskew, to_model_input
+
+TILT = Ranges(rotation=15, shift=0.1, zoom=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -26,26 +28,26 @@ def test_model_input_is_float32_rgb_at_size_with_imagenet_normalization(
 
 
 def test_augmentation_changes_digits_and_repeats_with_a_seed(digits: np.ndarray) -> None:
-    first = augment(digits, 15, 0.1, 0.1, seed=5)
+    first = augment(digits, TILT, seed=5)
     assert first.shape == digits.shape and first.dtype == np.uint8
     assert np.abs(first.astype(int) - digits).mean() > 5
-    assert np.array_equal(first, augment(digits, 15, 0.1, 0.1, seed=5))
-    assert not np.array_equal(first, augment(digits, 15, 0.1, 0.1, seed=6))
+    assert np.array_equal(first, augment(digits, TILT, seed=5))
+    assert not np.array_equal(first, augment(digits, TILT, seed=6))
 
 
 def test_zero_ranges_leave_digits_unchanged(digits: np.ndarray) -> None:
-    assert np.array_equal(augment(digits, 0, 0, 0, seed=1), digits)
+    assert np.array_equal(augment(digits, Ranges(), seed=1), digits)
 
 
 def test_shift_moves_the_ink(digits: np.ndarray) -> None:
-    moved = augment(digits, 0, 0.3, 0, seed=2)
+    moved = augment(digits, Ranges(shift=0.3), seed=2)
     centre = lambda d: np.argwhere(d > 128).mean(axis=0)  # noqa: E731
     shifts = [np.abs(centre(a) - centre(b)).max() for a, b in zip(moved, digits, strict=True)]
     assert max(shifts) > 2
 
 
 def test_bank_holds_k_views_per_digit_in_image_major_order(digits: np.ndarray) -> None:
-    bank = augmentation_bank(digits, 3, 15, 0.1, 0.1, seed=0)
+    bank = augmentation_bank(digits, 3, TILT, seed=0)
     assert bank.shape == (30, 28, 28)
     views = bank.reshape(10, 3, 28, 28)
     assert not np.array_equal(views[0, 0], views[0, 1])
@@ -53,3 +55,40 @@ def test_bank_holds_k_views_per_digit_in_image_major_order(digits: np.ndarray) -
     own = np.abs(views[:, 0].astype(int) - digits).mean()
     other = np.abs(views[:, 0].astype(int) - np.roll(digits, 1, axis=0)).mean()
     assert own < other
+
+
+def _slant(digits: np.ndarray) -> np.ndarray:
+    """How far the ink moves right per row down (moments), per digit."""
+    x = digits.astype(float)
+    rows, cols = np.indices((28, 28))
+    mass = x.sum(axis=(1, 2))
+    cy = (x * rows).sum(axis=(1, 2)) / mass
+    cx = (x * cols).sum(axis=(1, 2)) / mass
+    dy, dx = rows - cy[:, None, None], cols - cx[:, None, None]
+    return (x * dx * dy).sum(axis=(1, 2)) / (x * dy * dy).sum(axis=(1, 2))
+
+
+def test_shear_slants_the_digits_and_deskewing_straightens_them(digits: np.ndarray) -> None:
+    leaning = augment(digits, Ranges(shear=0.6), seed=3)
+    change = np.abs(_slant(leaning) - _slant(digits))
+    assert change.mean() > 0.1  # the shear really slants them
+    straightened = deskew(leaning).numpy()
+    assert np.abs(_slant(straightened)).max() < 0.05
+    assert np.abs(_slant(straightened)).mean() < np.abs(_slant(leaning)).mean() / 4
+
+
+def test_deskew_puts_the_centre_of_mass_at_the_centre(digits: np.ndarray) -> None:
+    off_centre = np.roll(digits, (3, -4), axis=(1, 2))
+    moved = deskew(off_centre).numpy()
+    rows, cols = np.indices((28, 28))
+    for digit in moved:
+        centre = ((digit * rows).sum() / digit.sum(), (digit * cols).sum() / digit.sum())
+        assert np.allclose(centre, (14, 14), atol=0.6)
+
+
+def test_stroke_change_thickens_and_thins_the_ink(digits: np.ndarray) -> None:
+    ink = lambda d: (d > 127).sum()  # noqa: E731
+    thicker = change_stroke(digits, np.full(len(digits), 1.0))
+    thinner = change_stroke(digits, np.full(len(digits), -1.0))
+    assert ink(thicker) > 1.3 * ink(digits) > 1.3 * 1.3 * ink(thinner)
+    assert np.array_equal(change_stroke(digits, np.zeros(len(digits))), digits)

@@ -40,6 +40,7 @@ class BenchSettings:
     latency_calls: int = 200
     repeats: int = 3
     quick_run: TrainConfig = QUICK_RUN
+    reading_per_class: int | None = None  # digits per class of the reading runs (None: theirs)
 
 
 def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -84,14 +85,75 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> di
         _in_fresh_process(_predict_only, cached["run_path"], settings.latency_calls, time.time())
     )
     log("the classroom quick run...")
-    quick_config = replace(
-        settings.quick_run,
+    quick = _in_fresh_process(_train_cached, _reading_config(settings.quick_run, settings))
+    results.update(
+        quick_run_s=quick["seconds"],
+        quick_run_acc=quick["acc_clean"],
+        quick_run_drawn=quick["acc_drawn"],
+    )
+    results.update(_reading(settings, log))
+    return results
+
+
+READING_RUNS = {"app": QUICK_RUN, "cli": TrainConfig()}  # the app's Start, `train` bare
+
+
+def _reading_config(base: TrainConfig, settings: BenchSettings, **changes: Any) -> TrainConfig:
+    """`base` on the bench's data and weights (and the reading budget, if one is set)."""
+    config = settings.config
+    budget = settings.reading_per_class
+    if budget:
+        changes.update(per_class=budget, test_per_class=budget)
+    return replace(
+        base,
         weights=config.weights,
         data_source=config.data_source,
         data_path=config.data_path,
+        **changes,
     )
-    quick = _in_fresh_process(_train_cached, quick_config)
-    results.update(quick_run_s=quick["seconds"], quick_run_acc=quick["acc_clean"])
+
+
+def _reading(settings: BenchSettings, log: Callable[[str], None]) -> dict[str, Any]:
+    """How well drawings are read: the two default runs in float32 (what a CPU without
+    bfloat16 runs), clean and drawn-digit accuracy, their ratio and Start to saved model;
+    then the small CNN strategies on the same drawn digits, for comparison."""
+    results: dict[str, Any] = {}
+    for name, base in READING_RUNS.items():
+        log(f"reading drawings: the {name} default in float32...")
+        run = _in_fresh_process(_train_cached, _reading_config(base, settings, precision="float32"))
+        results.update(
+            {
+                f"{name}_f32_s": run["seconds"],
+                f"{name}_f32_clean": run["acc_clean"],
+                f"{name}_f32_drawn": run["acc_drawn"],
+                f"{name}_f32_drawn_ratio": _ratio(run["acc_drawn"], run["acc_clean"]),
+            }
+        )
+    log("reading drawings: the small CNN strategies...")
+    results.update(_in_fresh_process(_small_cnns, _reading_config(QUICK_RUN, settings)))
+    return results
+
+
+def _ratio(drawn: float, clean: float) -> float:
+    """Drawn over clean accuracy, to three decimals (0 when nothing clean was read)."""
+    return round(drawn / clean, 3) if clean else 0.0
+
+
+def _small_cnns(config: TrainConfig) -> dict[str, Any]:
+    """Clean and drawn accuracy of the small CNN strategies on the app default's budget."""
+    os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
+    from tl_core.compare import CompareSettings, compare
+
+    settings = CompareSettings(
+        per_class=config.per_class,
+        test_per_class=config.test_per_class,
+        epochs=config.epochs,
+        data_source=config.data_source,
+    )
+    results: dict[str, Any] = {}
+    for result in compare(settings, ("scratch", "develop")):
+        results[f"{result.key}_clean"] = result.test_accuracy
+        results[f"{result.key}_drawn"] = result.drawn_accuracy
     return results
 
 
@@ -122,8 +184,27 @@ def format_table(results: dict[str, Any]) -> str:
         ("peak RSS predicting (MB)", results["rss_predict_mb"]),
         ("cold start to first prediction (s)", results["cold_start_s"]),
         ("quick run: Start to saved model (s)", results["quick_run_s"]),
-        ("quick run test accuracy", results["quick_run_acc"]),
+        (
+            "quick run accuracy clean / drawn",
+            f"{results['quick_run_acc']:.4f} / {results['quick_run_drawn']:.4f}",
+        ),
     ]
+    for name, label in (("app", "app default"), ("cli", "`train`, no options")):
+        rows += [
+            (f"{label}, float32: Start to saved (s)", results[f"{name}_f32_s"]),
+            (
+                f"{label}, float32: clean / drawn",
+                f"{results[f'{name}_f32_clean']:.4f} / {results[f'{name}_f32_drawn']:.4f} "
+                f"(drawn / clean {results[f'{name}_f32_drawn_ratio']})",
+            ),
+        ]
+    for key, label in (("scratch", "small CNN from scratch"), ("develop", "develop-a-model (5-9)")):
+        rows.append(
+            (
+                f"{label}: clean / drawn",
+                f"{results[key + '_clean']:.4f} / {results[key + '_drawn']:.4f}",
+            )
+        )
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -165,6 +246,7 @@ def _train_cached(config: TrainConfig) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "acc_clean": run.metrics["test_accuracy"],
         "acc_aug": run.metrics["test_accuracy_augmented"],
+        "acc_drawn": run.metrics["drawn_accuracy"],
         "rss_mb": _peak_rss_mb(),
         "run_path": str(run.path),
         "data_source": run.status["data_source"],

@@ -152,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
     bench.add_argument("--extract-images", type=int, default=1024)
     bench.add_argument("--latency-calls", type=int, default=200)
+    bench.add_argument(
+        "--reading-per-class",
+        type=int,
+        help="digits per class of the quick and reading runs (default: as the app and CLI)",
+    )
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     bench.set_defaults(command=_bench)
@@ -297,7 +302,13 @@ def _bench(args: argparse.Namespace) -> int:
         views=args.views,
         precision=args.precision,
     )
-    settings = BenchSettings(config, args.extract_images, args.latency_calls, args.repeats)
+    settings = BenchSettings(
+        config,
+        args.extract_images,
+        args.latency_calls,
+        args.repeats,
+        reading_per_class=args.reading_per_class,
+    )
     results = run_bench(settings, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_table(results))
     if args.json:
@@ -341,10 +352,13 @@ def _compare(args: argparse.Namespace) -> int:
     settings = CompareSettings(
         per_class=args.per_class, epochs=args.epochs, data_source=args.data_source
     )
-    print(f"{'strategy':<66} {'test acc':>8} {'seconds':>8}")
+    print(f"{'strategy':<66} {'test acc':>8} {'drawn':>8} {'seconds':>8}")
     for result in compare(settings, listener=lambda line: print(line, file=sys.stderr)):
         if result.available:
-            print(f"{result.label:<66} {result.test_accuracy:>8.3f} {result.seconds:>8.1f}")
+            print(
+                f"{result.label:<66} {result.test_accuracy:>8.3f} "
+                f"{result.drawn_accuracy:>8.3f} {result.seconds:>8.1f}"
+            )
         else:
             print(f"{result.label:<66} unavailable: {result.reason}")
     if sizes:

@@ -1,7 +1,9 @@
 """Ways to transfer, compared on the same digits: the claims of the lecture, measured.
 
 Five strategies, each trained on the same data budget and augmentation, each giving a
-validation accuracy curve (augmented test digits) and a clean test accuracy:
+validation accuracy curve (augmented test digits), a clean test accuracy and the accuracy
+on the drawn-digit set (tl_core.drawn). The small CNNs see digits deskewed as VGG16 does
+(preprocess.deskew), so every strategy reads the same prepared digits:
 
 - "imagenet": frozen VGG16 with ImageNet weights + new head (transfer learning);
 - "fine-tune": the same, then block5 fine-tuned at a low learning rate;
@@ -29,9 +31,11 @@ import numpy as np
 from tl_core.augment import augmentation_bank, augmented_test_set
 from tl_core.config import TrainConfig
 from tl_core.data import MnistData, load_mnist, take_budget
+from tl_core.drawn import drawn_digit_set
 from tl_core.errors import WeightsUnavailable
 from tl_core.files import read_json, write_json
 from tl_core.paths import digitlab_home
+from tl_core.preprocess import deskew
 from tl_core.train import train
 
 STRATEGIES = {
@@ -42,7 +46,7 @@ STRATEGIES = {
     "develop": "Small CNN trained on digits 0-4, frozen, new head on 5-9",
 }
 SOURCE_DIGITS, TARGET_DIGITS = range(0, 5), range(5, 10)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: drawn-digit accuracy, deskewed small CNNs
 Listener = Callable[[str], None]
 
 
@@ -81,6 +85,7 @@ class StrategyResult:
     reason: str = ""
     val_accuracy: list[float] = field(default_factory=list)
     test_accuracy: float | None = None
+    drawn_accuracy: float | None = None
     seconds: float | None = None
 
 
@@ -151,22 +156,30 @@ def _run(key: str, settings: CompareSettings) -> StrategyResult:
     try:
         if key in ("imagenet", "fine-tune", "random"):
             weights = "random" if key == "random" else "imagenet"
-            val, test = _vgg16(settings.train_config(weights, fine_tune=key == "fine-tune"))
+            val, test, drawn = _vgg16(settings.train_config(weights, fine_tune=key == "fine-tune"))
         elif key == "scratch":
-            val, test = _scratch(settings)
+            val, test, drawn = _scratch(settings)
         else:
-            val, test = _develop(settings)
+            val, test, drawn = _develop(settings)
     except WeightsUnavailable as error:
         return StrategyResult(key, STRATEGIES[key], False, reason=str(error).split(". ")[0] + ".")
     seconds = round(time.perf_counter() - started, 1)
-    return StrategyResult(key, STRATEGIES[key], True, "", val, test, seconds)
+    return StrategyResult(key, STRATEGIES[key], True, "", val, test, drawn, seconds)
 
 
-def _vgg16(config: TrainConfig) -> tuple[list[float], float]:
+Scores = tuple[list[float], float, float]  # validation curve, clean test and drawn accuracy
+
+
+def _vgg16(config: TrainConfig) -> Scores:
     """The project's own pipeline, its run kept out of the class's runs folder."""
     with tempfile.TemporaryDirectory(prefix="digitlab-compare-") as runs_dir:
         run = train(config, Path(runs_dir)).run
-    return [row["val_accuracy"] for row in run.history], run.metrics["test_accuracy"]
+    metrics = run.metrics
+    return (
+        [row["val_accuracy"] for row in run.history],
+        metrics["test_accuracy"],
+        metrics["drawn_accuracy"],
+    )
 
 
 def _budget(settings: CompareSettings) -> MnistData:
@@ -174,35 +187,52 @@ def _budget(settings: CompareSettings) -> MnistData:
     return take_budget(data, settings.per_class, settings.test_per_class, settings.seed)
 
 
-def small_cnn(classes: int = 10) -> keras.Model:
+def small_cnn(classes: int = 10, seed: int = 0) -> keras.Model:
     """A small convolutional network for 28x28 digits: two conv blocks, then a dense head.
 
     The convolutional layers are named "conv*", the head "head_*", so a part can be frozen.
+    Initial weights come from `seed`, never from the global random state.
     """
+
+    def init(offset: int) -> keras.initializers.Initializer:
+        return keras.initializers.GlorotUniform(seed=seed * 10 + offset)
+
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
             keras.layers.Rescaling(1 / 255),
-            keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv1", kernel_initializer=init(1)),
             keras.layers.MaxPooling2D(name="conv1_pool"),
-            keras.layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            keras.layers.Conv2D(64, 3, activation="relu", name="conv2", kernel_initializer=init(2)),
             keras.layers.MaxPooling2D(name="conv2_pool"),
             keras.layers.Flatten(name="conv_flatten"),
-            keras.layers.Dense(128, activation="relu", name="head_dense"),
-            keras.layers.Dense(classes, activation="softmax", name="head_output"),
+            keras.layers.Dense(
+                128, activation="relu", name="head_dense", kernel_initializer=init(3)
+            ),
+            keras.layers.Dense(
+                classes, activation="softmax", name="head_output", kernel_initializer=init(4)
+            ),
         ],
         name="small_cnn",
     )
 
 
-def freeze_features_new_head(source: keras.Model, classes: int) -> keras.Model:
+def freeze_features_new_head(source: keras.Model, classes: int, seed: int = 0) -> keras.Model:
     """The develop-model step: keep `source`'s conv layers frozen, add a new trainable head."""
     features = keras.Model(source.inputs, source.get_layer("conv_flatten").output)
     features.trainable = False
     inputs = keras.Input((28, 28, 1))
     x = features(inputs, training=False)
-    x = keras.layers.Dense(128, activation="relu", name="new_head_dense")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="new_head_output")(x)
+    init = keras.initializers.GlorotUniform
+    x = keras.layers.Dense(
+        128, activation="relu", name="new_head_dense", kernel_initializer=init(seed * 10 + 5)
+    )(x)
+    outputs = keras.layers.Dense(
+        classes,
+        activation="softmax",
+        name="new_head_output",
+        kernel_initializer=init(seed * 10 + 6),
+    )(x)
     return keras.Model(inputs, outputs, name="developed")
 
 
@@ -211,9 +241,10 @@ def _fit(
     train_set: tuple[np.ndarray, np.ndarray],
     val_set: tuple[np.ndarray, np.ndarray],
     test_set: tuple[np.ndarray, np.ndarray],
+    drawn_set: tuple[np.ndarray, np.ndarray],
     epochs: int,
-) -> tuple[list[float], float]:
-    """Adam, as the VGG16 head; returns the validation curve and the clean test accuracy."""
+) -> Scores:
+    """Adam, as the VGG16 head; returns the validation curve, clean test and drawn accuracy."""
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss="sparse_categorical_crossentropy",
@@ -223,48 +254,70 @@ def _fit(
         *train_set, epochs=epochs, batch_size=64, validation_data=val_set, verbose=0
     ).history
     test = model.evaluate(*test_set, verbose=0)[1]
-    return [round(float(v), 5) for v in history["val_accuracy"]], round(float(test), 5)
+    drawn = model.evaluate(*drawn_set, verbose=0)[1]
+    curve = [round(float(v), 5) for v in history["val_accuracy"]]
+    return curve, round(float(test), 5), round(float(drawn), 5)
 
 
-def _augmented(data: MnistData, settings: CompareSettings) -> tuple[np.ndarray, ...]:
-    """Train bank (2 views), augmented and clean test: the same ranges as a TrainConfig."""
+@dataclass(frozen=True)
+class _Sets:
+    """What the small CNNs train and test on, deskewed: (images, labels) pairs."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    test_aug: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    drawn: tuple[np.ndarray, np.ndarray]
+
+    def only(self, digits: range) -> "_Sets":
+        """The rows of `digits` alone, relabelled from 0 (the develop strategy's target task)."""
+
+        def pick(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            rows = np.isin(pair[1], digits)
+            return pair[0][rows], pair[1][rows] - digits.start
+
+        return _Sets(pick(self.train), pick(self.test_aug), pick(self.test), pick(self.drawn))
+
+
+def _small_cnn_sets(settings: CompareSettings) -> _Sets:
+    """Train bank (2 views), augmented and clean test, drawn digits: a TrainConfig's ranges."""
+    data = _budget(settings)
     config = TrainConfig()
     bank = augmentation_bank(data.x_train, config.views, config.ranges, settings.seed)
-    labels = np.repeat(data.y_train, config.views)
     test_aug = augmented_test_set(data.x_test, config.ranges, settings.seed)
-    return bank, labels, test_aug
+    drawn = drawn_digit_set()
 
+    def prepared(digits: np.ndarray) -> np.ndarray:
+        return deskew(digits).numpy()[..., np.newaxis]
 
-def _scratch(settings: CompareSettings) -> tuple[list[float], float]:
-    data = _budget(settings)
-    bank, labels, test_aug = _augmented(data, settings)
-    keras.utils.set_random_seed(settings.seed)
-    return _fit(
-        small_cnn(),
-        (bank, labels),
-        (test_aug, data.y_test),
-        (data.x_test, data.y_test),
-        settings.epochs,
+    return _Sets(
+        (prepared(bank), np.repeat(data.y_train, config.views)),
+        (prepared(test_aug), data.y_test),
+        (prepared(data.x_test), data.y_test),
+        (prepared(drawn.x), drawn.y),
     )
 
 
-def _develop(settings: CompareSettings) -> tuple[list[float], float]:
+def _scratch(settings: CompareSettings) -> Scores:
+    sets = _small_cnn_sets(settings)
+    model = small_cnn(seed=settings.seed)
+    return _fit(model, sets.train, sets.test_aug, sets.test, sets.drawn, settings.epochs)
+
+
+def _develop(settings: CompareSettings) -> Scores:
     """Source task 0-4, then a new head for 5-9 on frozen conv layers; labels 5-9 become 0-4."""
-    data = _budget(settings)
-    bank, labels, test_aug = _augmented(data, settings)
-    keras.utils.set_random_seed(settings.seed)
-    source_rows = np.isin(labels, SOURCE_DIGITS)
-    source = small_cnn(len(SOURCE_DIGITS))
+    sets = _small_cnn_sets(settings)
+    source_sets = sets.only(SOURCE_DIGITS)
+    source = small_cnn(len(SOURCE_DIGITS), seed=settings.seed)
     source.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    source.fit(bank[source_rows], labels[source_rows], epochs=settings.epochs, verbose=0)
-    target = freeze_features_new_head(source, len(TARGET_DIGITS))
-    rows, test_rows = np.isin(labels, TARGET_DIGITS), np.isin(data.y_test, TARGET_DIGITS)
-    offset = TARGET_DIGITS.start
+    source.fit(*source_sets.train, epochs=settings.epochs, verbose=0)
+    target = freeze_features_new_head(source, len(TARGET_DIGITS), seed=settings.seed)
+    target_sets = sets.only(TARGET_DIGITS)
     return _fit(
         target,
-        (bank[rows], labels[rows] - offset),
-        (test_aug[test_rows], data.y_test[test_rows] - offset),
-        (data.x_test[test_rows], data.y_test[test_rows] - offset),
+        target_sets.train,
+        target_sets.test_aug,
+        target_sets.test,
+        target_sets.drawn,
         settings.epochs,
     )
 

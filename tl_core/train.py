@@ -360,6 +360,7 @@ def _evaluate(
         "test_accuracy": results["test_clean"]["accuracy"],
         "test_accuracy_augmented": results["test_aug"]["accuracy"],
         "drawn_accuracy": results["drawn"]["accuracy"],
+        "drawn_digits": len(labels["drawn"]),
         "confusion": results["test_clean"]["confusion"],
         "confusion_augmented": results["test_aug"]["confusion"],
         "confusion_drawn": results["drawn"]["confusion"],

@@ -1,0 +1,92 @@
+"""Reading a student's drawing: the head learns from standardised features, a run is scored
+on the drawn-digit set through the same path as the Draw page, runs repeat, and the class's
+held-out drawings are never trained on."""
+
+import threading
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tl_core.config import TrainConfig
+from tl_core.drawn import drawn_digit_set
+from tl_core.handwriting import load_handwriting, save_drawing, split_held_out
+from tl_core.model import build_base_model, resolve_weights
+from tl_core.predict import Predictor, score
+from tl_core.runs import load_model
+from tl_core.train import train
+
+SMALL = TrainConfig(
+    data_source="embedded", weights="random", per_class=40, test_per_class=20, epochs=5
+)
+
+
+def test_the_head_learns_and_the_run_is_scored_on_drawn_digits_as_the_draw_page_is(
+    tmp_path: Path,
+) -> None:
+    run = train(SMALL, tmp_path / "runs").run
+    assert run.history[-1]["accuracy"] > 0.9  # the head fits the standardised features
+    assert run.metrics["test_accuracy"] > 0.7
+    drawn = drawn_digit_set()
+    assert run.metrics["drawn_digits"] == len(drawn)
+    assert np.array(run.metrics["confusion_drawn"]).sum() == len(drawn)
+    assert run.metrics["drawn_accuracy"] > 0.5
+    # The saved model, through the Predictor (the Draw page's path), agrees with training.
+    served = score(Predictor(load_model(run)).probabilities(drawn.x), drawn.y)["accuracy"]
+    assert abs(served - run.metrics["drawn_accuracy"]) < 0.03
+
+
+def test_two_runs_with_one_seed_in_two_threads_give_the_same_accuracy(tmp_path: Path) -> None:
+    tiny = TrainConfig(
+        data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=3
+    )
+    results: dict[int, dict] = {}
+
+    def one(index: int) -> None:
+        results[index] = train(tiny, tmp_path / f"runs{index}").run.metrics
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for key in ("test_accuracy", "test_accuracy_augmented", "drawn_accuracy"):
+        assert abs(results[0][key] - results[1][key]) <= 0.005, key
+
+
+def test_random_weights_come_from_their_seed_whatever_the_global_state() -> None:
+    np.random.seed(1)
+    expected = np.random.rand()
+    np.random.seed(1)
+    keras.utils.set_random_seed(5)
+    first = build_base_model(32, resolve_weights("random"), seed=3).get_weights()
+    assert np.random.rand() == expected  # NumPy's global generator untouched
+    keras.utils.set_random_seed(99)  # what another thread might do meanwhile
+    second = build_base_model(32, resolve_weights("random"), seed=3).get_weights()
+    other = build_base_model(32, resolve_weights("random"), seed=4).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_a_run_with_the_class_set_never_trains_on_its_held_out_drawings(tmp_path: Path) -> None:
+    digit = drawn_digit_set().x
+    for index in range(24):
+        save_drawing(digit[index * 25], index % 10)
+    saved = load_handwriting()
+    to_train, held_out = split_held_out(saved)
+    assert len(held_out) > 0 and len(to_train) > 0
+    assert split_held_out(load_handwriting())[1].names == held_out.names  # stable
+    config = TrainConfig(
+        data_source="embedded",
+        weights="random",
+        per_class=5,
+        test_per_class=3,
+        epochs=1,
+        include_handwriting=True,
+    )
+    run = train(config, tmp_path / "runs").run
+    trained = set(run.status["handwriting_trained"])
+    assert trained == set(to_train.names)
+    assert not trained & set(held_out.names)
+    assert run.status["handwriting_digits"] == len(to_train)
+    assert saved.without(trained).names == held_out.names

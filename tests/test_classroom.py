@@ -73,8 +73,8 @@ def test_predictions_from_16_threads_at_once_match_one_by_one(first_run, runs_di
     with ThreadPoolExecutor(16) as pool:
         at_once = list(pool.map(predictor.predict_image, images))
     assert [p.digit for p in at_once] == [p.digit for p in one_by_one]
-    for together, alone in zip(at_once, one_by_one, strict=True):  # bfloat16 batches: ~0.5%
-        np.testing.assert_allclose(together.probabilities, alone.probabilities, atol=0.01)
+    for together, alone in zip(at_once, one_by_one, strict=True):  # float32 either way
+        np.testing.assert_allclose(together.probabilities, alone.probabilities, atol=1e-4)
 
 
 def test_without_a_passcode_anyone_may_train_with_one_only_the_teacher(

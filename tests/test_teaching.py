@@ -18,7 +18,12 @@ from tl_core.compare import (
 from tl_core.config import BOTTLENECKS, TrainConfig
 from tl_core.data import load_embedded
 from tl_core.errors import ConfigError, ImageError
-from tl_core.handwriting import clear_handwriting, load_handwriting, save_drawing
+from tl_core.handwriting import (
+    clear_handwriting,
+    load_handwriting,
+    save_drawing,
+    split_held_out,
+)
 from tl_core.inside import feature_maps, first_layer_filters, strongest_channels, viewing_base
 from tl_core.model import bottleneck_shape, build_base_model, resolve_weights
 from tl_core.projection import feature_space
@@ -165,8 +170,9 @@ def test_saved_drawings_survive_a_restart_and_a_corrupt_one_is_skipped(
 
 def test_training_can_add_the_class_handwriting(tmp_path: Path, digits) -> None:
     x, y = digits
-    for digit, label in zip(x[:3], y[:3], strict=True):
+    for digit, label in zip(x[:8], y[:8], strict=True):
         save_drawing(digit, int(label))
+    to_train = split_held_out(load_handwriting())[0]
     config = TrainConfig(
         data_source="embedded",
         weights="random",
@@ -176,7 +182,9 @@ def test_training_can_add_the_class_handwriting(tmp_path: Path, digits) -> None:
         include_handwriting=True,
     )
     run = train(config, tmp_path).run
-    assert run.status["handwriting_digits"] == 3 and run.status["train_digits"] == 53
+    assert 0 < len(to_train) < 8  # some are held out, never trained on
+    assert run.status["handwriting_digits"] == len(to_train)
+    assert run.status["train_digits"] == 50 + len(to_train)
 
 
 def test_the_small_cnn_reads_28x28_digits() -> None:

@@ -10,6 +10,7 @@ from PIL import Image
 from tl_core.cli import main
 from tl_core.config import TrainConfig
 from tl_core.data import load_embedded
+from tl_core.drawn import drawn_digit_set
 from tl_core.errors import ConfigError, TrainingStopped
 from tl_core.runs import COMPLETE, STOPPED, find_run, list_runs, load_model
 from tl_core.train import ProgressEvent, train
@@ -45,9 +46,9 @@ def test_tiny_run_reports_progress_and_writes_a_complete_run(runs_dir: Path) -> 
     phases = [event.phase for event in events]
     assert phases[0] == "data" and phases[-1] == "done"
     features = [e for e in events if e.phase == "features"]
-    assert (
-        features[-1].step == features[-1].total == 10 * 10 * 2 + 50 + 50
-    )  # 2 views per training digit
+    # 2 views per training digit, the clean and augmented test digits, the drawn digits
+    images = 10 * 10 * 2 + 50 + 50 + len(drawn_digit_set())
+    assert features[-1].step == features[-1].total == images
     assert [e.metrics is not None for e in events if e.phase == "train"] == [False, True, True]
 
 

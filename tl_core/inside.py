@@ -52,7 +52,7 @@ def strongest_channels(maps: np.ndarray, count: int = 16) -> np.ndarray:
     order = np.argsort(maps.mean(axis=(0, 1)))[::-1][:count]
     chosen = np.moveaxis(maps[..., order], -1, 0)
     peak = chosen.max(axis=(1, 2), keepdims=True)
-    return (255 * chosen / np.where(peak > 0, peak, 1)).astype(np.uint8)
+    return np.rint(255 * chosen / np.where(peak > 0, peak, 1)).astype(np.uint8)
 
 
 def first_layer_filters(model: keras.Model) -> np.ndarray:
@@ -66,4 +66,4 @@ def first_layer_filters(model: keras.Model) -> np.ndarray:
     filters = np.moveaxis(kernel, -1, 0)[..., ::-1]  # BGR weights (caffe order) -> RGB
     low = filters.min(axis=(1, 2, 3), keepdims=True)
     span = filters.max(axis=(1, 2, 3), keepdims=True) - low
-    return (255 * (filters - low) / np.where(span > 0, span, 1)).astype(np.uint8)
+    return np.rint(255 * (filters - low) / np.where(span > 0, span, 1)).astype(np.uint8)

@@ -203,13 +203,6 @@ def bfloat16_copy(base_model: keras.Model) -> keras.Model:
     return copy
 
 
-def with_precision(model: keras.Model, precision: str) -> keras.Model:
-    """A full model (base + head) whose base computes in `precision`; the head is shared."""
-    if precision != "bfloat16":
-        return model
-    return build_full_model(bfloat16_copy(base_of(model)), model.get_layer("head"))
-
-
 def build_head(feature_shape: tuple[int, ...], units: int = 512, seed: int = 0) -> keras.Model:
     """The new classifier that replaces ImageNet's: Flatten -> Dense(relu) -> Dense(10).
 
@@ -263,9 +256,12 @@ def unfreeze_top_block(base_model: keras.Model) -> None:
 
 
 def parameter_counts(model: keras.Model) -> tuple[int, int]:
-    """(trainable, frozen) parameter counts, as the Train page shows them."""
+    """(trainable, frozen) parameter counts, as the Train page shows them.
+
+    Frozen counts the base's weights only: the head's feature statistics are not learned.
+    """
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
-    frozen = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+    frozen = sum(math.prod(w.shape) for w in base_of(model).non_trainable_weights)
     return trainable, frozen
 
 

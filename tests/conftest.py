@@ -12,7 +12,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import h5py
 import keras
 import pytest
+from helpers import TINY, install_run
 from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
+
+from tl_core.features import FeatureCache
+from tl_core.runs import Run
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +27,24 @@ def isolated_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("DIGITLAB_WEIGHTS", raising=False)
     monkeypatch.setenv("DIGITLAB_OFFLINE", "1")  # the same result with or without internet
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """One TINY run, trained once per test session, for the tests that only need a model.
+
+    Tests take a copy (`trained_run`), so none can change what another one sees.
+    """
+    from tl_core.train import train
+
+    home = tmp_path_factory.mktemp("tiny-run")
+    return train(TINY, home / "runs", cache=FeatureCache(home / "cache")).run
+
+
+@pytest.fixture
+def trained_run(tiny_run: Run, isolated_homes: Path) -> Run:
+    """A copy of the session's TINY run in this test's own default runs folder."""
+    return install_run(tiny_run, isolated_homes / "digitlab" / "runs")
 
 
 @pytest.fixture(scope="session")

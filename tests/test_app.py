@@ -8,23 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TINY
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from tl_core.config import TrainConfig
-from tl_core.train import train
+from tl_core.runs import Run
 
-TINY = TrainConfig(
-    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2
-)
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture
-def trained() -> None:
-    """A complete run in the default runs folder, as the app finds it."""
-    train(TINY)
 
 
 def page(name: str) -> AppTest:
@@ -103,7 +95,7 @@ def test_a_second_start_while_training_is_refused() -> None:
         assert job.wait(TIMEOUT).state == "stopped"
 
 
-def test_draw_page_predicts_an_injected_drawing(trained: None) -> None:
+def test_draw_page_predicts_an_injected_drawing(trained_run: Run) -> None:
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     app.switch_page("pages/draw.py")
     app.session_state["canvas-0"] = canvas_value(
@@ -117,7 +109,7 @@ def test_draw_page_predicts_an_injected_drawing(trained: None) -> None:
     assert chart is not None
 
 
-def test_draw_page_with_an_empty_canvas_asks_for_a_digit(trained: None) -> None:
+def test_draw_page_with_an_empty_canvas_asks_for_a_digit(trained_run: Run) -> None:
     app = page("draw")
     assert not [m for m in app.metric if m.label == "The network says"]
     assert "Draw a digit" in texts(app)
@@ -132,7 +124,7 @@ def test_draw_page_without_a_model_says_where_to_train() -> None:
     assert "train one on the Train page" in texts(app)
 
 
-def test_results_page_shows_metrics_confusion_and_runs(trained: None) -> None:
+def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None:
     app = page("results")
     labels = [m.label for m in app.metric]
     assert "Test accuracy (clean digits)" in labels
@@ -161,7 +153,7 @@ def test_compare_page_runs_offline_strategies_and_marks_imagenet_unavailable() -
     assert len(app.get("vega_lite_chart")) >= 1 and len(app.dataframe) == 1
 
 
-def test_inside_page_shows_maps_filters_and_the_feature_space(trained: None) -> None:
+def test_inside_page_shows_maps_filters_and_the_feature_space(trained_run: Run) -> None:
     app = page("inside")
     assert [h.value for h in app.subheader] == [
         "Feature maps after each block",
@@ -179,7 +171,7 @@ def test_inside_page_without_a_model_says_where_to_train() -> None:
     assert "train one on the Train page" in texts(app)
 
 
-def test_a_drawing_saved_on_the_draw_page_counts_on_the_results_page(trained: None) -> None:
+def test_a_drawing_saved_on_the_draw_page_counts_on_the_results_page(trained_run: Run) -> None:
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     app.switch_page("pages/draw.py")
     app.session_state["canvas-0"] = canvas_value(

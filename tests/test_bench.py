@@ -6,7 +6,11 @@ Speed itself is measured by running the bench, never asserted here (see the READ
 import json
 from pathlib import Path
 
+import pytest
+
 from tl_core.cli import main
+
+pytestmark = pytest.mark.slow  # five TensorFlow processes and eight trainings
 
 KEYS = [
     "cores",

@@ -21,9 +21,7 @@ from typing import NamedTuple
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tl_core.config import TrainConfig
-from tl_core.runs import RUNNING, list_runs, resolve_runs_dir
-from tl_core.train import train
+from tl_core.runs import RUNNING, Run, list_runs, resolve_runs_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "screenshots"
@@ -35,13 +33,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-gpu",
 ]
-TINY = TrainConfig(
-    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2
-)
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2}
 PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d in range(10)))
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def free_port() -> int:
@@ -116,12 +111,6 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Page:
     return browser.new_page(viewport={"width": 1280, "height": 1600})
-
-
-@pytest.fixture
-def trained(isolated_homes: Path) -> None:
-    """A complete run in the runs folder the app will read, before the app starts."""
-    train(TINY)
 
 
 def shoot(page: Page, name: str) -> None:
@@ -214,7 +203,7 @@ def test_train_then_draw_a_digit_and_see_ten_probabilities(app: App, page: Page)
 
 
 def test_a_phone_draws_with_a_finger_and_sees_a_guess(
-    trained: None, app: App, browser: Browser
+    trained_run: Run, app: App, browser: Browser
 ) -> None:
     context = browser.new_context(**PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
@@ -227,9 +216,8 @@ def test_a_phone_draws_with_a_finger_and_sees_a_guess(
     shoot(page, "6-draw-phone")
 
 
-@pytest.mark.slow
 def test_several_students_draw_at_once_while_training_runs(
-    trained: None, app: App, browser: Browser
+    trained_run: Run, app: App, browser: Browser
 ) -> None:
     teacher = browser.new_page(viewport={"width": 1280, "height": 1600})
     teacher.goto(f"{app.url}/train")
@@ -263,8 +251,7 @@ def shown_cell(page: Page) -> tuple[str, ...]:
     return SHOWN_CELL.search(line.inner_text()).groups()
 
 
-@pytest.mark.slow
-def test_the_teaching_views_in_the_browser(trained: None, app: App, page: Page) -> None:
+def test_the_teaching_views_in_the_browser(trained_run: Run, app: App, page: Page) -> None:
     page.goto(app.url)  # the home page first, as a class does
     expect(page.get_by_text("Transfer learning in seven steps")).to_be_visible(timeout=60_000)
     page.goto(f"{app.url}/results")

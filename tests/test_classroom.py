@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import md5_of
+from helpers import TINY, install_run
 from PIL import Image
 
 from tl_core.access import PASSCODE_ENV, may_control_training, teacher_passcode
@@ -33,6 +34,7 @@ from tl_core.runs import (
     DAMAGED,
     INTERRUPTED,
     RUNNING,
+    Run,
     find_run,
     finish_run,
     latest_complete_run,
@@ -43,9 +45,6 @@ from tl_core.runs import (
 )
 from tl_core.train import ProgressEvent, train
 
-TINY = TrainConfig(
-    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2
-)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -55,9 +54,9 @@ def runs_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def first_run(runs_dir: Path):
+def first_run(tiny_run: Run, runs_dir: Path) -> Run:
     """A complete run: the model in use that no fault may take away."""
-    return train(TINY, runs_dir).run
+    return install_run(tiny_run, runs_dir)
 
 
 def scans(count: int) -> list[np.ndarray]:
@@ -231,6 +230,7 @@ def test_a_model_that_would_run_code_is_refused(first_run, runs_dir: Path) -> No
         load_model(run, runs_dir)
 
 
+@pytest.mark.slow
 def test_the_load_test_answers_every_client(first_run) -> None:
     result = run_load_test(first_run.path, clients=4, seconds=3, drawing=sample_drawing())
     summary = result.summary()
@@ -239,6 +239,7 @@ def test_the_load_test_answers_every_client(first_run) -> None:
     assert summary["throughput_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_the_load_test_can_run_beside_a_training_job(first_run) -> None:
     slow = TrainConfig(data_source="embedded", weights="random", per_class=50, epochs=50)
     result = run_load_test(first_run.path, 2, 3, sample_drawing(), slow.to_dict())

@@ -40,3 +40,13 @@ def test_each_drawing_is_prepared_by_the_draw_pages_function() -> None:
     label, _, canvas = drawings(per_digit=1)[7]
     assert label == 7
     assert np.array_equal(digit_from_image(canvas, drawing=True), drawn_digit_set(per_digit=1).x[7])
+
+
+def test_the_drawn_command_writes_the_set_and_a_sheet(tmp_path, capsys) -> None:
+    from tl_core.cli import main
+
+    assert main(["drawn", "--npz", str(tmp_path / "d.npz"), "--png", str(tmp_path / "d.png")]) == 0
+    saved = np.load(tmp_path / "d.npz")
+    assert np.array_equal(saved["x"], drawn_digit_set().x)
+    assert f"{len(drawn_digit_set())} drawings in all" in capsys.readouterr().out
+    assert (tmp_path / "d.png").stat().st_size > 10_000

@@ -52,6 +52,7 @@ def test_strategies_give_one_curve_each_and_imagenet_is_unavailable_offline(tmp_
         assert 0.0 <= result.test_accuracy <= 1.0 and result.seconds > 0
 
 
+@pytest.mark.slow
 def test_imagenet_strategies_run_when_weights_are_there(
     vgg16_weights_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -85,6 +86,7 @@ def test_the_develop_model_approach_freezes_the_conv_layers_only() -> None:
     assert target.output_shape == (None, 5)
 
 
+@pytest.mark.slow
 def test_the_data_size_sweep_returns_one_point_per_setting(tmp_path: Path) -> None:
     points = data_size_sweep(TINY, (2, 4), ("random", "scratch", "imagenet"), cache_dir=tmp_path)
     assert sorted((p["strategy"], p["per_class"]) for p in points) == [
@@ -193,6 +195,7 @@ def test_the_small_cnn_reads_28x28_digits() -> None:
     assert isinstance(model.get_layer("conv1"), keras.layers.Conv2D)
 
 
+@pytest.mark.slow
 def test_the_compare_command_prints_a_table_and_writes_the_plot(tmp_path: Path, capsys) -> None:
     from tl_core.cli import main
 

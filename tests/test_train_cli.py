@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TINY, install_run
 from PIL import Image
 
 from tl_core.cli import main
@@ -12,12 +13,8 @@ from tl_core.config import TrainConfig
 from tl_core.data import load_embedded
 from tl_core.drawn import drawn_digit_set
 from tl_core.errors import ConfigError, TrainingStopped
-from tl_core.runs import COMPLETE, STOPPED, find_run, list_runs, load_model
+from tl_core.runs import COMPLETE, STOPPED, Run, find_run, list_runs, load_model
 from tl_core.train import ProgressEvent, train
-
-TINY = TrainConfig(
-    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2, views=2
-)
 
 
 @pytest.fixture
@@ -59,8 +56,10 @@ def test_same_settings_again_skip_the_base_and_give_the_same_result(runs_dir: Pa
     assert second.run.metrics["test_accuracy"] == first.run.metrics["test_accuracy"]
 
 
-def test_evaluate_and_predict_read_a_run_back(runs_dir: Path, tmp_path: Path, capsys) -> None:
-    run = train(TINY, runs_dir).run
+def test_evaluate_and_predict_read_a_run_back(
+    tiny_run: Run, runs_dir: Path, tmp_path: Path, capsys
+) -> None:
+    run = install_run(tiny_run, runs_dir)
     assert main(["evaluate", run.name, "--runs-dir", str(runs_dir)]) == 0
     out = capsys.readouterr().out
     assert f"clean {run.metrics['test_accuracy']:.4f}" in out
@@ -76,8 +75,10 @@ def test_evaluate_and_predict_read_a_run_back(runs_dir: Path, tmp_path: Path, ca
     assert f"digit {expected.digit} with probability {expected.confidence:.3f}" in out
 
 
-def test_predict_says_no_digit_on_an_empty_image(runs_dir: Path, tmp_path: Path, capsys) -> None:
-    train(TINY, runs_dir)
+def test_predict_says_no_digit_on_an_empty_image(
+    tiny_run: Run, runs_dir: Path, tmp_path: Path, capsys
+) -> None:
+    install_run(tiny_run, runs_dir)
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 100), 255).save(blank)
     assert main(["predict", "latest", str(blank), "--runs-dir", str(runs_dir)]) == 1
@@ -111,8 +112,8 @@ def test_a_stop_request_ends_training_and_leaves_no_complete_run(
     assert main(["evaluate", "latest", "--runs-dir", str(runs_dir)]) == 2
 
 
-def test_a_crashed_run_is_never_listed_as_complete(runs_dir: Path) -> None:
-    run = train(TINY, runs_dir).run
+def test_a_crashed_run_is_never_listed_as_complete(tiny_run: Run, runs_dir: Path) -> None:
+    run = install_run(tiny_run, runs_dir)
     (run.path / "status.json").write_text('{"state": "running"}')  # as if killed mid-way
     assert not list_runs(runs_dir)[0].is_complete
 
@@ -142,6 +143,7 @@ def test_every_command_has_help(capsys) -> None:
         "bench",
         "loadtest",
         "compare",
+        "drawn",
     ]:
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])
@@ -149,15 +151,18 @@ def test_every_command_has_help(capsys) -> None:
         assert "usage: python -m tl_core" in capsys.readouterr().out
 
 
-def test_a_run_with_damaged_metrics_or_config_is_not_complete(runs_dir: Path) -> None:
-    run = train(TINY, runs_dir).run
+def test_a_run_with_damaged_metrics_or_config_is_not_complete(
+    tiny_run: Run, runs_dir: Path
+) -> None:
+    run = install_run(tiny_run, runs_dir, "1-damaged-metrics")
     (run.path / "metrics.json").write_text('{"test_accuracy": null}')
     assert not list_runs(runs_dir)[0].is_complete
-    run = train(TINY, runs_dir).run
+    run = install_run(tiny_run, runs_dir, "2-damaged-config")
     (run.path / "config.json").unlink()
     assert not [r for r in list_runs(runs_dir) if r.is_complete]
 
 
+@pytest.mark.slow
 def test_fine_tuning_adds_epochs_after_the_head(runs_dir: Path) -> None:
     config = TrainConfig(
         data_source="embedded",

@@ -189,6 +189,13 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--png", type=Path, help="write the data-size plot here")
     compare.set_defaults(command=_compare)
 
+    drawn = commands.add_parser(
+        "drawn", help="make the drawn-digit evaluation set and write it as NPZ and a PNG sheet"
+    )
+    drawn.add_argument("--npz", type=Path, help="write x (prepared 28x28), y and styles here")
+    drawn.add_argument("--png", type=Path, help="write the canvases as a contact sheet here")
+    drawn.set_defaults(command=_drawn)
+
     info = commands.add_parser("info", help="which data, weights and runs this machine has")
     _add_runs_dir(info)
     info.set_defaults(command=_info)
@@ -383,6 +390,32 @@ def _sweep_sizes(sweep: str | None, png: Path | None) -> tuple[int, ...]:
         return tuple(int(size) for size in sweep.split(","))
     except ValueError:
         raise DigitLabError(f"--sweep {sweep!r}: use numbers like 10,30,100.") from None
+
+
+def _drawn(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from tl_core.drawn import THUMBNAIL, drawings, drawn_digit_set
+    from tl_core.images import mosaic
+
+    drawn = drawn_digit_set()
+    for digit in range(10):
+        styles = drawn.styles[drawn.y == digit]
+        names = ", ".join(f"{name} {int((styles == name).sum())}" for name in dict.fromkeys(styles))
+        print(f"{digit}: {len(styles)} drawings ({names})")
+    print(f"{len(drawn)} drawings in all")
+    if args.npz:
+        np.savez_compressed(args.npz, x=drawn.x, y=drawn.y, styles=drawn.styles)
+        print(f"npz: {args.npz}")
+    if args.png:
+        thumbnails = [
+            np.asarray(Image.fromarray(canvas).resize((THUMBNAIL, THUMBNAIL), Image.BOX))
+            for _, _, canvas in drawings()
+        ]
+        Image.fromarray(mosaic(np.stack(thumbnails), columns=30)).save(args.png)
+        print(f"png: {args.png}")
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:

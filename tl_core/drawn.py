@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 from tl_core.images import digit_from_image
 
 CANVAS_SIDE = 280  # the Draw page's canvas
+THUMBNAIL = 56  # the side of a canvas in the CLI's contact sheet
 SUPERSAMPLE = 2  # draw at twice the size, then shrink: smooth edges like the browser's
 PER_DIGIT = 60  # 600 drawings in all
 SEED = 0

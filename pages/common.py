@@ -6,6 +6,7 @@ memory and one training job; per-student choices stay in `st.session_state`.
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
@@ -20,6 +21,7 @@ MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Resul
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
 PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passcode_box)
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
+NO_MODEL_YET = "There is no trained model yet: train one on the Train page, then come back."
 
 
 @st.cache_resource
@@ -99,3 +101,13 @@ def predictor_in_use() -> tuple[Run, Predictor] | tuple[None, None]:
 def weights_badge(run: Run) -> str:
     label = run.status.get("weights", "")
     return f"⚠️ {label}" if "not transfer learning" in label else label
+
+
+def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> None:
+    """Accuracy and loss, train and validation, one point per epoch."""
+    frame = pd.DataFrame(list(history)).set_index("epoch")
+    left, right = st.columns(2)
+    left.markdown("**Accuracy**")
+    left.line_chart(frame[["accuracy", "val_accuracy"]], x_label="epoch")
+    right.markdown("**Loss**")
+    right.line_chart(frame[["loss", "val_loss"]], x_label="epoch")

@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 from pages.common import mnist
-from tl_core.augment import Ranges, augment
-from tl_core.config import TrainConfig
+from tl_core.augment import augment
+from tl_core.config import Ranges, TrainConfig
 from tl_core.data import first_of_each_digit
 from tl_core.images import mosaic
 

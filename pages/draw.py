@@ -5,7 +5,13 @@ import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import DRAWN_DIGIT, may_control_training, predictor_in_use, weights_badge
+from pages.common import (
+    DRAWN_DIGIT,
+    NO_MODEL_YET,
+    may_control_training,
+    predictor_in_use,
+    weights_badge,
+)
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.handwriting import clear_handwriting, load_handwriting, save_drawing
 from tl_core.images import MAX_UPLOAD_BYTES, read_image
@@ -42,7 +48,7 @@ def handwriting_form(digit: np.ndarray, guess: int) -> None:
 st.title("✏️ Draw a digit")
 run, predictor = predictor_in_use()
 if run is None:
-    st.info("There is no trained model yet: train one on the Train page, then come back.")
+    st.info(NO_MODEL_YET)
 else:
     st.caption(f"Model in use: {run.name} · {weights_badge(run)}")
 

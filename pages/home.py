@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages.common import model_in_use, weights_badge
 from tl_core.data import keras_mnist_cached
-from tl_core.model import IMAGENET_DOWNLOAD, WEIGHTS_ENV, imagenet_weights_present
+from tl_core.model import how_to_get_weights, imagenet_weights_present
 
 st.title("✏️ Digit Lab")
 st.markdown(
@@ -42,9 +42,7 @@ if weights is None:
         "**ImageNet weights are missing**, so real transfer learning is not possible yet. "
         "Still working: the digits, the augmentation preview, and training with *random* "
         "weights (the same network without pretraining: not transfer learning). "
-        f"To get them, run `python -m tl_core prefetch` on a computer with internet, or copy "
-        f"`{IMAGENET_DOWNLOAD.fname}` into `{IMAGENET_DOWNLOAD.cache_path().parent}`, or set "
-        f"`{WEIGHTS_ENV}`.",
+        + how_to_get_weights(),
         icon="⚠️",
     )
 data_col, weights_col, model_col = st.columns(3)

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages.common import DRAWN_DIGIT, mnist, predictor_in_use, weights_badge
+from pages.common import DRAWN_DIGIT, NO_MODEL_YET, mnist, predictor_in_use, weights_badge
 from tl_core.images import mosaic
 from tl_core.inside import (
     BLOCKS,
@@ -41,7 +41,7 @@ def cached_space(
 st.title("🔬 Inside the network")
 run, predictor = predictor_in_use()
 if run is None:
-    st.info("There is no trained model yet: train one on the Train page, then come back.")
+    st.info(NO_MODEL_YET)
     st.stop()
 st.caption(f"Model in use: {run.name} · {weights_badge(run)}")
 

@@ -7,6 +7,8 @@ import streamlit as st
 
 from pages.common import (
     MODEL_CHOICE,
+    NO_MODEL_YET,
+    curves,
     evaluation,
     model_in_use,
     predictor_in_use,
@@ -25,7 +27,7 @@ st.title("📊 Results")
 all_runs = runs()
 run = model_in_use()
 if run is None:
-    st.info("No complete run yet: train one on the Train page.")
+    st.info(NO_MODEL_YET)
     st.stop()
 
 st.caption(
@@ -65,12 +67,7 @@ else:
 third.metric("Training time", f"{metrics.get('seconds', 0):.0f} s")
 
 if run.history:
-    history = pd.DataFrame(run.history).set_index("epoch")
-    chart_left, chart_right = st.columns(2)
-    chart_left.markdown("**Accuracy**")
-    chart_left.line_chart(history[["accuracy", "val_accuracy"]], x_label="epoch")
-    chart_right.markdown("**Loss**")
-    chart_right.line_chart(history[["loss", "val_loss"]], x_label="epoch")
+    curves(run.history)
 
 st.subheader("Confusion matrix (clean test digits)")
 st.caption("Rows: the true digit. Columns: the network's guess. The diagonal is correct.")

@@ -4,10 +4,16 @@ Training runs in the server's one background job (pages.common.training_job), so
 sees the same progress, and leaving this page does not stop it.
 """
 
-import pandas as pd
 import streamlit as st
 
-from pages.common import PASSCODE, may_control_training, mnist, passcode_box, training_job
+from pages.common import (
+    PASSCODE,
+    curves,
+    may_control_training,
+    mnist,
+    passcode_box,
+    training_job,
+)
 from tl_core.config import BOTTLENECKS, QUICK_RUN, TrainConfig
 from tl_core.data import take_budget
 from tl_core.errors import ConfigError, NotAllowed
@@ -118,16 +124,6 @@ def show_plan(config: TrainConfig) -> None:
             "Random weights: this run is **not transfer learning**, it shows what the "
             "same network does without ImageNet."
         )
-
-
-def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> None:
-    """Accuracy and loss, train and validation, one point per epoch."""
-    frame = pd.DataFrame(list(history)).set_index("epoch")
-    left, right = st.columns(2)
-    left.markdown("**Accuracy**")
-    left.line_chart(frame[["accuracy", "val_accuracy"]], x_label="epoch")
-    right.markdown("**Loss**")
-    right.line_chart(frame[["loss", "val_loss"]], x_label="epoch")
 
 
 @st.fragment(run_every=1.0)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tl_core.augment import Ranges, augment, augmentation_bank, change_stroke
+from tl_core.augment import augment, augmentation_bank, change_stroke
+from tl_core.config import Ranges
 from tl_core.data import load_embedded
 from tl_core.preprocess import deskew, to_model_input
 

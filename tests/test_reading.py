@@ -91,3 +91,23 @@ def test_a_run_with_the_class_set_never_trains_on_its_held_out_drawings(tmp_path
     assert not trained & set(held_out.names)
     assert run.status["handwriting_digits"] == len(to_train)
     assert saved.without(trained).names == held_out.names
+
+
+def test_the_app_and_the_cli_give_the_same_accuracy_for_the_same_settings(
+    tmp_path: Path, capsys
+) -> None:
+    from tl_core.cli import main
+    from tl_core.jobs import DONE, TrainingJob
+    from tl_core.runs import latest_complete_run
+
+    settings = dict(data_source="embedded", weights="random", per_class=10, test_per_class=5)
+    job = TrainingJob(tmp_path / "app-runs")  # the Train page's server-wide job
+    assert job.start(TrainConfig(**settings, epochs=3))
+    assert job.wait(timeout=300).state == DONE
+    app_metrics = latest_complete_run(tmp_path / "app-runs").metrics
+    flags = ["--source", "embedded", "--weights", "random", "--per-class", "10"]
+    flags += ["--test-per-class", "5", "--epochs", "3", "--runs-dir", str(tmp_path / "cli")]
+    assert main(["train", *flags]) == 0
+    cli_metrics = latest_complete_run(tmp_path / "cli").metrics
+    for key in ("test_accuracy", "drawn_accuracy"):
+        assert abs(app_metrics[key] - cli_metrics[key]) <= 0.005, key

@@ -129,7 +129,7 @@ def test_info_reports_data_weights_and_runs(capsys) -> None:
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert (
-        "embedded: 5,000 real digits" in out and "missing: run `python -m tl_core prefetch`" in out
+        "embedded: 5,000 real digits" in out and "missing. Run `python -m tl_core prefetch`" in out
     )
 
 

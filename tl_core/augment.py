@@ -6,26 +6,10 @@ NumPy's seeded generator, so the same seed gives the same views on every machine
 TensorFlow's batched image transform then resamples a whole bank at once.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 import tensorflow as tf
 
-
-@dataclass(frozen=True)
-class Ranges:
-    """How far each random change may go, either way.
-
-    rotation: degrees; shift: fraction of the side; zoom: relative scale change (0.1 means
-    0.9x to 1.1x); shear: horizontal shift per pixel down (the slant of a leaning digit);
-    stroke: change of the stroke width in pixels of the 28x28 digit.
-    """
-
-    rotation: float = 0.0
-    shift: float = 0.0
-    zoom: float = 0.0
-    shear: float = 0.0
-    stroke: float = 0.0
+from tl_core.config import Ranges
 
 
 def augment(digits: np.ndarray, ranges: Ranges, seed: int | list[int]) -> np.ndarray:

@@ -266,17 +266,12 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
     import keras
 
     from tl_core.augment import augmented_test_set
-    from tl_core.data import load_mnist, take_budget
-    from tl_core.model import build_base_model, build_head, resolve_weights
+    from tl_core.data import load_budget
+    from tl_core.model import build_base_model, build_head, compile_classifier, resolve_weights
     from tl_core.predict import score
     from tl_core.preprocess import IMAGENET_MEAN_BGR, to_model_input
 
-    data = take_budget(
-        load_mnist(config.data_source, config.data_path),
-        config.per_class,
-        config.test_per_class,
-        config.seed,
-    )
+    data = load_budget(config)
     x_test_aug = augmented_test_set(data.x_test, config.ranges, config.seed)
     started = time.perf_counter()
 
@@ -294,11 +289,7 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
         base_model(x, training=False)
     )
     model = keras.Model(inputs, outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    compile_classifier(model, config.learning_rate)
     model.fit(
         rgb(data.x_train),
         data.y_train,

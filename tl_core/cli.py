@@ -207,7 +207,7 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tl_core.model import default_weights
+    from tl_core.model import default_weights, how_to_get_weights
     from tl_core.train import train
 
     fields = TrainConfig.__dataclass_fields__
@@ -216,8 +216,8 @@ def _train(args: argparse.Namespace) -> int:
         values["weights"] = default_weights()
         if values["weights"] == "random":
             print(
-                "warning: the ImageNet weights are not on this machine (run `python -m tl_core "
-                "prefetch` with internet), so this run uses random weights.",
+                "warning: the ImageNet weights are not on this machine, so this run uses "
+                f"random weights (not transfer learning). {how_to_get_weights()}",
                 file=sys.stderr,
             )
     config = TrainConfig(**values)
@@ -420,7 +420,7 @@ def _drawn(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from tl_core.data import keras_mnist_cached
-    from tl_core.model import IMAGENET_DOWNLOAD, WEIGHTS_ENV, imagenet_weights_present
+    from tl_core.model import how_to_get_weights, imagenet_weights_present
     from tl_core.runs import list_runs, resolve_runs_dir
 
     mnist = keras_mnist_cached()
@@ -435,11 +435,7 @@ def _info(args: argparse.Namespace) -> int:
     if weights:
         print(f"  present: {weights}")
     else:
-        print(
-            f"  missing: run `python -m tl_core prefetch` with internet, or put "
-            f"{IMAGENET_DOWNLOAD.fname} in {IMAGENET_DOWNLOAD.cache_path().parent}, "
-            f"or set {WEIGHTS_ENV}"
-        )
+        print(f"  missing. {how_to_get_weights()}")
         print("  still works: --weights random (not transfer learning)")
     print(f"runs: {runs_dir}: {len(complete)} complete, {len(runs) - len(complete)} other")
     if complete:

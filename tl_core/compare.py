@@ -34,6 +34,7 @@ from tl_core.data import MnistData, load_mnist, take_budget
 from tl_core.drawn import drawn_digit_set
 from tl_core.errors import WeightsUnavailable
 from tl_core.files import read_json, write_json
+from tl_core.model import compile_classifier
 from tl_core.paths import digitlab_home
 from tl_core.preprocess import deskew
 from tl_core.train import train
@@ -245,11 +246,7 @@ def _fit(
     epochs: int,
 ) -> Scores:
     """Adam, as the VGG16 head; returns the validation curve, clean test and drawn accuracy."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    compile_classifier(model)
     history = model.fit(
         *train_set, epochs=epochs, batch_size=64, validation_data=val_set, verbose=0
     ).history
@@ -308,7 +305,7 @@ def _develop(settings: CompareSettings) -> Scores:
     sets = _small_cnn_sets(settings)
     source_sets = sets.only(SOURCE_DIGITS)
     source = small_cnn(len(SOURCE_DIGITS), seed=settings.seed)
-    source.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    compile_classifier(source)
     source.fit(*source_sets.train, epochs=settings.epochs, verbose=0)
     target = freeze_features_new_head(source, len(TARGET_DIGITS), seed=settings.seed)
     target_sets = sets.only(TARGET_DIGITS)

@@ -7,13 +7,28 @@ so a run can be repeated from its folder alone.
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from tl_core.augment import Ranges
 from tl_core.errors import ConfigError
 
 DATA_SOURCES = ("auto", "file", "keras", "embedded")
 PRECISIONS = ("auto", "float32", "bfloat16")
 BOTTLENECKS = ("block3", "block4", "block5")  # where the base is cut; the head sits on it
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 96
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """How far each random change may go, either way.
+
+    rotation: degrees; shift: fraction of the side; zoom: relative scale change (0.1 means
+    0.9x to 1.1x); shear: horizontal shift per pixel down (the slant of a leaning digit);
+    stroke: change of the stroke width in pixels of the 28x28 digit.
+    """
+
+    rotation: float = 0.0
+    shift: float = 0.0
+    zoom: float = 0.0
+    shear: float = 0.0
+    stroke: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tl_core.config import TrainConfig
 from tl_core.download import Download, DownloadFailed, cached_file, fetch
 from tl_core.errors import DataUnavailable
 
@@ -138,6 +139,12 @@ def take_budget(
         x_test, y_test = stratified_subset(data.x_test, data.y_test, test_per_class, seed)
         data = replace(data, x_test=x_test, y_test=y_test)
     return data
+
+
+def load_budget(config: TrainConfig) -> MnistData:
+    """The digits a run uses: its data source, then its seeded per-class budget."""
+    data = load_mnist(config.data_source, config.data_path)
+    return take_budget(data, config.per_class, config.test_per_class, config.seed)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -80,11 +80,18 @@ def resolve_weights(
     except DownloadFailed as error:
         raise WeightsUnavailable(
             f"The ImageNet weights for VGG16 are not on this machine and {error}. "
-            f"Run `python -m tl_core prefetch` on a computer with internet, or copy "
-            f"{download.fname} into {download.cache_path().parent}, or set "
-            f"{WEIGHTS_ENV}=/path/to/that/file. Meanwhile you can train with "
+            f"{how_to_get_weights(download)} Meanwhile you can train with "
             f"--weights random (not transfer learning)."
         ) from error
+
+
+def how_to_get_weights(download: Download = IMAGENET_DOWNLOAD) -> str:
+    """The advice, in one sentence, wherever the ImageNet weights are found missing."""
+    return (
+        f"Run `python -m tl_core prefetch` on a computer with internet, or copy "
+        f"`{download.fname}` into `{download.cache_path().parent}`, or set "
+        f"`{WEIGHTS_ENV}=/path/to/that/file`."
+    )
 
 
 def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | None:
@@ -246,6 +253,16 @@ def build_full_model(base_model: keras.Model, head: keras.Model) -> keras.Model:
     inputs = keras.Input(shape=base_model.input_shape[1:])
     outputs = head(base_model(inputs, training=False))
     return keras.Model(inputs, outputs, name="digit_lab")
+
+
+def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> None:
+    """Adam on sparse labels 0-9, reporting accuracy: every network here trains this way
+    (the head, fine-tuning, the naive benchmark and the Compare page's small CNNs)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
 
 
 def unfreeze_top_block(base_model: keras.Model) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tl_core.augment import augmented_test_set
-from tl_core.data import MnistData, load_mnist, take_budget
+from tl_core.data import MnistData, load_budget
 from tl_core.images import digit_from_image
 from tl_core.preprocess import to_model_input
 from tl_core.runs import Run
@@ -174,12 +174,7 @@ class Evaluation:
 def evaluate_run(run: Run, predictor: Predictor) -> Evaluation:
     """Rebuild the run's test set from its config and score its model on it."""
     config = run.config
-    data = take_budget(
-        load_mnist(config.data_source, config.data_path),
-        config.per_class,
-        config.test_per_class,
-        config.seed,
-    )
+    data = load_budget(config)
     augmented = augmented_test_set(data.x_test, config.ranges, config.seed)
     return Evaluation(
         data, augmented, predictor.probabilities(data.x_test), predictor.probabilities(augmented)

@@ -27,7 +27,7 @@ import numpy as np
 from tl_core import runs
 from tl_core.augment import augment, augmentation_bank, augmented_test_set
 from tl_core.config import TrainConfig
-from tl_core.data import MnistData, load_mnist, take_budget
+from tl_core.data import MnistData, load_budget
 from tl_core.drawn import drawn_digit_set
 from tl_core.errors import RunError, TrainingStopped
 from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
@@ -36,6 +36,7 @@ from tl_core.model import (
     build_base_model,
     build_full_model,
     build_head,
+    compile_classifier,
     resolve_precision,
     resolve_weights,
     scale_features,
@@ -92,19 +93,14 @@ def train(
     cache = cache or FeatureCache(feature_cache_dir())
     weights = resolve_weights(config.weights, config.seed)  # first: fail fast when missing
     emit(ProgressEvent("data", 0, 1, message="Loading MNIST"))
-    data = take_budget(
-        load_mnist(config.data_source, config.data_path),
-        config.per_class,
-        config.test_per_class,
-        config.seed,
-    )
+    data = load_budget(config)
     handwriting = split_held_out(load_handwriting())[0] if config.include_handwriting else None
     if handwriting is not None:
         data = add_handwriting(data, handwriting)
     precision = resolve_precision(config.precision)
     base_model = build_base_model(config.input_size, weights, config.seed, config.bottleneck)
     identity = weights.identity if weights.path else weights_fingerprint(base_model)
-    identity = f"{identity}-{precision}-{config.bottleneck}"  # each gives other features
+    identity = f"{identity}-{config.bottleneck}"  # with the precision, keys the features
     runs_dir = runs.resolve_runs_dir(runs_dir)
     runs.recover_interrupted(runs_dir)
     run_dir = runs.create_run(
@@ -191,8 +187,15 @@ def _bottleneck_features(
     emit: Listener,
     stop: threading.Event,
 ) -> tuple[dict[str, np.ndarray], bool]:
-    """Features of every image set, from the cache where possible; progress in images."""
-    extract = feature_extractor(base_model, config.input_size, precision)
+    """Features of every image set, from the cache where possible; progress in images.
+
+    Only the training bank uses `precision`: the sets the run is scored on are extracted in
+    float32, as the saved model serves them, so the recorded accuracies are the served ones.
+    """
+    extractors = {
+        name: feature_extractor(base_model, config.input_size, name)
+        for name in {precision, "float32"}
+    }
     total = sum(len(images) for images in banks.values())
     done = 0
 
@@ -204,8 +207,9 @@ def _bottleneck_features(
     emit(ProgressEvent("features", 0, total, message="Running the frozen base"))
     features, hits = {}, []
     for name, images in banks.items():
-        key = cache_key(images, config.input_size, weights_identity)
-        features[name], hit = cached_features(cache, extract, images, key, on_batch, stop)
+        used = precision if name == "train" else "float32"
+        key = cache_key(images, config.input_size, f"{weights_identity}-{used}")
+        features[name], hit = cached_features(cache, extractors[used], images, key, on_batch, stop)
         hits.append(hit)
     return features, all(hits)
 
@@ -220,15 +224,6 @@ class _StopOnRequest(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.stop.is_set():
             self.model.stop_training = True
-
-
-def _compile(model: keras.Model, learning_rate: float) -> None:
-    """Adam on sparse labels 0-9, reporting accuracy: the same for the head and fine-tuning."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
 
 
 def _fit_epoch(
@@ -266,7 +261,7 @@ def _train_head(
     run_dir: Path,
 ) -> list[dict[str, float]]:
     """Train the head on bottleneck features; validation is the augmented test set."""
-    _compile(head, config.learning_rate)
+    compile_classifier(head, config.learning_rate)
     bank = features["train"].reshape(len(data.y_train), config.views, *features["train"].shape[1:])
     rng = np.random.default_rng([config.seed, 3])
     validation = (features["test_aug"], data.y_test)
@@ -326,7 +321,7 @@ def _fine_tune(
     are appended to `history`, after the head's.
     """
     unfreeze_top_block(base_model)
-    _compile(model, config.fine_tune_learning_rate)
+    compile_classifier(model, config.fine_tune_learning_rate)
     train_batches = _DigitBatches(data.x_train, data.y_train, config, augmented=True)
     validation = _DigitBatches(banks["test_aug"], data.y_test, config, augmented=False)
     emit(ProgressEvent("fine-tune", 0, config.fine_tune_epochs, message="Fine-tuning block5"))

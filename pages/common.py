@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.runtime.pages_manager import PagesManager
 
 from tl_core.access import teacher_passcode
 from tl_core.data import MnistData, load_mnist
@@ -22,6 +23,24 @@ PASSCODE = "teacher_passcode"  # session key: the passcode this session entered,
 PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passcode_box)
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
 NO_MODEL_YET = "There is no trained model yet: train one on the Train page, then come back."
+
+
+def _through_app_navigation() -> None:
+    """Run every page through `app.py`, a deep link on a fresh server too.
+
+    Streamlit treats an app with a `pages/` folder as an old-style multipage app until its
+    main script has called `st.navigation` once in the server process. So the very first
+    request straight to a page's URL (say `/draw`) runs that page file alone, under an
+    automatic listing of the folder ("common" included). Every page imports this module
+    first, so that one run switches the old mode off and reruns: the rerun goes through
+    `app.py`, whose navigation picks the same page by its URL (page hashes are the URL's).
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_through_app_navigation()
 
 
 @st.cache_resource
@@ -100,7 +119,7 @@ def predictor_in_use() -> tuple[Run, Predictor] | tuple[None, None]:
 
 def weights_badge(run: Run) -> str:
     label = run.status.get("weights", "")
-    return f"⚠️ {label}" if "not transfer learning" in label else label
+    return f":material/warning: {label}" if "not transfer learning" in label else label
 
 
 def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> None:

@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+import pages.common  # noqa: F401  (first, on every page: see _through_app_navigation there)
 from tl_core.compare import STRATEGIES, CompareSettings, compare, data_size_sweep
 from tl_core.config import BOTTLENECKS
 from tl_core.model import bottleneck_shape
@@ -42,7 +43,7 @@ def with_progress(total: int, work: Callable[[Callable[[str], None]], object]) -
     return result
 
 
-st.title("⚖️ Compare ways to transfer")
+st.title(":material/compare_arrows: Compare ways to transfer")
 st.markdown(
     "Does ImageNet pretraining really help? Each strategy below trains on the **same** "
     "digits with the same augmentation; the chart overlays their validation accuracy, epoch "
@@ -54,14 +55,14 @@ settings = settings_row("strategies")
 keys = st.multiselect(
     "Strategies", list(STRATEGIES), list(STRATEGIES), format_func=STRATEGIES.get, key="keys"
 )
-if st.button("▶️ Run the comparison", key="run_compare"):
+if st.button("Run the comparison", key="run_compare", icon=":material/play_arrow:"):
     st.session_state[RESULTS] = with_progress(
         len(keys), lambda listener: compare(settings, tuple(keys), listener)
     )
 results = st.session_state.get(RESULTS, [])
 for result in results:
     if not result.available:
-        st.warning(f"**{result.label}**: unavailable. {result.reason}", icon="⚠️")
+        st.warning(f"**{result.label}**: unavailable. {result.reason}", icon=":material/warning:")
 curves = pd.DataFrame(
     [
         {"strategy": r.label, "epoch": epoch, "validation accuracy": accuracy}
@@ -106,7 +107,7 @@ sweep_keys = st.multiselect(
     format_func=STRATEGIES.get,
     key="sweep_keys",
 )
-if st.button("▶️ Run the sweep", key="run_sweep"):
+if st.button("Run the sweep", key="run_sweep", icon=":material/play_arrow:"):
     sizes_chosen = tuple(SIZES[size] for size in sizes)
     st.session_state[SWEEP] = with_progress(
         len(sizes) * len(sweep_keys),
@@ -142,7 +143,7 @@ for column, block in zip(cut_columns, BOTTLENECKS, strict=True):
 cut_strategy = st.radio(
     "Base weights", ["imagenet", "random"], format_func=STRATEGIES.get, key="cut_strategy"
 )
-if st.button("▶️ Try each cut", key="run_cuts"):
+if st.button("Try each cut", key="run_cuts", icon=":material/play_arrow:"):
     st.session_state[CUTS] = with_progress(
         len(BOTTLENECKS),
         lambda listener: {
@@ -153,7 +154,7 @@ if st.button("▶️ Try each cut", key="run_cuts"):
 cuts = st.session_state.get(CUTS, {})
 for block, result in cuts.items():
     if not result.available:
-        st.warning(f"{block}: unavailable. {result.reason}", icon="⚠️")
+        st.warning(f"{block}: unavailable. {result.reason}", icon=":material/warning:")
 cut_table = pd.DataFrame(
     [
         {

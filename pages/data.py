@@ -12,7 +12,7 @@ from tl_core.images import mosaic
 PER_DIGIT = 12
 ZOOM = 3  # draw each 28x28 digit 3x larger
 
-st.title("🔢 The digits")
+st.title(":material/grid_view: The digits")
 data = mnist()
 st.caption(
     f"Source: {data.source} · {len(data.y_train):,} training and {len(data.y_test):,} test digits"

@@ -25,7 +25,9 @@ VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear 
 def handwriting_form(digit: np.ndarray, guess: int) -> None:
     """Opt-in: save this drawing, with the digit the student meant, to the class set."""
     saved = len(load_handwriting())
-    with st.expander(f"✍️ Add it to the class handwriting set ({saved} saved)"):
+    with st.expander(
+        f"Add it to the class handwriting set ({saved} saved)", icon=":material/edit_note:"
+    ):
         st.caption(
             "Only the 28x28 digit is stored, on this server, with the label you choose: no "
             "name. The Results page then reports accuracy on the class's own handwriting, "
@@ -34,27 +36,30 @@ def handwriting_form(digit: np.ndarray, guess: int) -> None:
         label = st.selectbox("The digit you meant", range(10), index=guess, key="true_label")
         save, clear = st.columns(2)
         try:
-            if save.button("💾 Save my drawing", key="save_drawing"):
+            if save.button("Save my drawing", key="save_drawing", icon=":material/save:"):
                 save_drawing(digit, int(label))
                 st.toast(f"Saved as a {label}.")
                 st.rerun()
-            if may_control_training() and clear.button("🗑️ Clear the class set", key="clear_set"):
+            if may_control_training() and clear.button(
+                "Clear the class set", key="clear_set", icon=":material/delete:"
+            ):
                 st.toast(f"Removed {clear_handwriting()} drawings.")
                 st.rerun()
         except OSError as error:  # a full disk, a folder that can't be written
             st.error(f"The class set could not be changed ({error.strerror or error}).")
 
 
-st.title("✏️ Draw a digit")
+st.title(":material/draw: Draw a digit")
 run, predictor = predictor_in_use()
 if run is None:
     st.info(NO_MODEL_YET)
-else:
-    st.caption(f"Model in use: {run.name} · {weights_badge(run)}")
 
 st.session_state.setdefault(VERSION, 0)
 canvas_col, result_col = st.columns([1, 1])
+if run is not None:  # beside the canvas: its toolbar floats above it and would cover this
+    result_col.caption(f"Model in use: {run.name} · {weights_badge(run)}")
 with canvas_col:
+    st.space("medium")  # room for the canvas toolbar, which floats above the canvas
     drawing = st_canvas(
         stroke_width=PEN_WIDTH,
         stroke_color="#FFFFFF",
@@ -65,7 +70,7 @@ with canvas_col:
         return_image_data=True,
         key=f"canvas-{st.session_state[VERSION]}",
     )
-    if st.button("🧽 Clear"):
+    if st.button("Clear", icon=":material/ink_eraser:"):
         st.session_state[VERSION] += 1
         st.rerun()
     upload = st.file_uploader(

@@ -6,7 +6,7 @@ from pages.common import model_in_use, weights_badge
 from tl_core.data import keras_mnist_cached
 from tl_core.model import how_to_get_weights, imagenet_weights_present
 
-st.title("✏️ Digit Lab")
+st.title(":material/draw: Digit Lab")
 st.markdown(
     "A network that learned to recognise **photos** (VGG16, trained on 1.2 million ImageNet "
     "images) is re-used to read **handwritten digits** (MNIST). We keep what it learned "
@@ -33,7 +33,7 @@ st.subheader("Transfer learning in seven steps")
 for number, (text, page) in enumerate(STEPS, start=1):
     left, right = st.columns([5, 1])
     left.markdown(f"**{number}.** {text}")
-    right.page_link(page, label="show me", icon="➡️")
+    right.page_link(page, label="show me", icon=":material/arrow_forward:")
 
 st.subheader("This machine")
 weights = imagenet_weights_present()
@@ -43,7 +43,7 @@ if weights is None:
         "Still working: the digits, the augmentation preview, and training with *random* "
         "weights (the same network without pretraining: not transfer learning). "
         + how_to_get_weights(),
-        icon="⚠️",
+        icon=":material/warning:",
     )
 data_col, weights_col, model_col = st.columns(3)
 mnist_file = keras_mnist_cached()

@@ -38,7 +38,7 @@ def cached_space(
     return feature_space(_model, data.x_test[:count], data.y_test[:count], digit, dims, method)
 
 
-st.title("🔬 Inside the network")
+st.title(":material/biotech: Inside the network")
 run, predictor = predictor_in_use()
 if run is None:
     st.info(NO_MODEL_YET)

@@ -23,7 +23,7 @@ from tl_core.predict import score
 MAX_SHOWN = 40
 LAST_CELL = "last_confusion_cell"  # session key: the cell clicked last, so a click picks once
 
-st.title("📊 Results")
+st.title(":material/analytics: Results")
 all_runs = runs()
 run = model_in_use()
 if run is None:

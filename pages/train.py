@@ -77,7 +77,9 @@ def settings_form() -> TrainConfig | None:
         shear = right.slider("Slant (shift per pixel down)", 0.0, 1.0, QUICK_RUN.shear, key="shear")
         stroke = right.slider("Pen width change (pixels)", 0.0, 2.0, QUICK_RUN.stroke, key="stroke")
         views = right.number_input("Augmented views per digit", 1, 8, QUICK_RUN.views, key="views")
-        start = st.form_submit_button("▶️ Start training", type="primary")
+        start = st.form_submit_button(
+            "Start training", type="primary", icon=":material/play_arrow:"
+        )
     try:
         config = TrainConfig(
             weights="imagenet" if weights == IMAGENET else "random",
@@ -133,7 +135,11 @@ def live_progress() -> None:
     if status.state == "idle":
         st.caption("No training has run since the server started.")
         return
-    if status.is_active and may_control_training() and st.button("⏹️ Stop", key="stop"):
+    if (
+        status.is_active
+        and may_control_training()
+        and st.button("Stop", key="stop", icon=":material/stop:")
+    ):
         training_job().stop(st.session_state.get(PASSCODE))
     for phase, label in PHASE_NAMES.items():
         if phase in status.phase_progress:
@@ -160,7 +166,7 @@ def live_progress() -> None:
         st.error(status.error)
 
 
-st.title("🏋️ Train the new head")
+st.title(":material/model_training: Train the new head")
 st.markdown(
     "VGG16's convolutional base is **frozen**: its weights do not change. Each digit goes "
     "through it once, and its output (the *bottleneck features*) is kept; only the small "

@@ -279,3 +279,24 @@ def test_the_teaching_views_in_the_browser(trained_run: Run, app: App, page: Pag
     expect(page.get_by_text("unavailable").first).to_be_visible(timeout=300_000)
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=300_000)
     shoot(page, "10-compare")
+
+
+NAVIGATION = ["Home", "Data", "Train", "Draw", "Results", "Compare", "Inside"]  # app.py's
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [("draw", "Draw a digit"), ("results", "Results"), ("inside", "Inside the network")],
+)
+def test_a_page_url_opened_first_on_a_fresh_server_shows_that_page_and_the_apps_navigation(
+    trained_run: Run, app: App, page: Page, path: str, heading: str
+) -> None:
+    page.goto(f"{app.url}/{path}")  # the server's very first script run
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=60_000)
+    links = page.get_by_test_id("stSidebarNavLink")
+    expect(links).to_have_count(len(NAVIGATION))
+    assert [text.split()[-1] for text in links.all_inner_texts()] == NAVIGATION  # icon, title
+    assert "common" not in page.get_by_test_id("stSidebarNav").inner_text().lower()
+    assert "Deploy" not in page.content()  # no developer toolbar for students
+    expect(page.get_by_text(re.compile("^Running"))).to_have_count(0, timeout=60_000)  # loaded
+    shoot(page, f"deep-link-{path}")

@@ -121,8 +121,23 @@ def test_a_crashed_run_is_never_listed_as_complete(tiny_run: Run, runs_dir: Path
 def test_config_out_of_range_names_the_value_and_the_range(capsys) -> None:
     with pytest.raises(ConfigError, match=r"views=0 is not allowed: use from 1 to 32"):
         TrainConfig(views=0)
-    assert main(["train", "--input-size", "200"]) == 2
-    assert "input_size=200 is not allowed: use from 32 to 96" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # the parser's own error: usage, sentence, 2
+        main(["train", "--input-size", "200"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m tl_core train")
+    assert "input_size=200 is not allowed: use from 32 to 96" in err
+
+
+def test_every_config_setting_is_a_train_flag_with_its_help(capsys) -> None:
+    from dataclasses import fields
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    for setting in fields(TrainConfig):
+        assert f"--{setting.name.replace('_', '-')}" in usage, setting.name
+        assert " ".join(setting.metadata["help"].split()) in usage, setting.name
 
 
 def test_info_reports_data_weights_and_runs(capsys) -> None:

@@ -7,12 +7,14 @@ import argparse
 import os
 import sys
 import threading
+import typing
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up noise quiet
 
-from tl_core.config import DATA_SOURCES, PRECISIONS, TrainConfig
+from tl_core.config import CHOICES, DATA_SOURCES, HELP, PRECISIONS, TrainConfig
 from tl_core.errors import DigitLabError
 
 if TYPE_CHECKING:
@@ -47,77 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
 
     train = commands.add_parser("train", help="train a new head on VGG16 and save a run")
-    train.add_argument("--data", dest="data_path", help="mnist.npz or a folder of IDX files")
-    train.add_argument(
-        "--source",
-        dest="data_source",
-        choices=DATA_SOURCES,
-        default="auto",
-        help="where MNIST comes from (default: the first that works)",
-    )
-    train.add_argument("--per-class", type=int, help="training digits per class (default all)")
-    train.add_argument("--test-per-class", type=int, help="test digits per class (default all)")
-    train.add_argument(
-        "--input-size",
-        type=int,
-        default=defaults.input_size,
-        help="side of VGG16's input in pixels, 32 to 96 (default %(default)s)",
-    )
-    train.add_argument(
-        "--weights",
-        help="imagenet, random (not transfer learning) or a weights file path "
-        "(default: imagenet where this machine has the weights, else random, with a warning)",
-    )
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    train.add_argument(
-        "--rotation",
-        type=float,
-        default=defaults.rotation,
-        help="max rotation in degrees (default %(default)s)",
-    )
-    train.add_argument(
-        "--shift",
-        type=float,
-        default=defaults.shift,
-        help="max shift, fraction of the side (default %(default)s)",
-    )
-    train.add_argument(
-        "--zoom",
-        type=float,
-        default=defaults.zoom,
-        help="max zoom change, fraction (default %(default)s)",
-    )
-    train.add_argument(
-        "--shear",
-        type=float,
-        default=defaults.shear,
-        help="max slant, horizontal shift per pixel down (default %(default)s)",
-    )
-    train.add_argument(
-        "--stroke",
-        type=float,
-        default=defaults.stroke,
-        help="max change of the stroke width, pixels of the 28x28 digit (default %(default)s)",
-    )
-    train.add_argument(
-        "--views",
-        type=int,
-        default=defaults.views,
-        help="augmented views per training digit (default %(default)s)",
-    )
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=defaults.precision,
-        help="what the base computes in (default: bfloat16 where the CPU has it)",
-    )
-    train.add_argument("--fine-tune", action="store_true", help="then fine-tune VGG16's block5")
-    train.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
+    _add_config_flags(train)
     _add_runs_dir(train)
-    train.set_defaults(command=_train)
+    train.set_defaults(command=_train, parser=train)
 
     evaluate = commands.add_parser("evaluate", help="test a saved run's model again")
     evaluate.add_argument("run", help="run folder name, or 'latest'")
@@ -202,6 +136,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+FLAG_ALIASES = {"data_path": "--data", "data_source": "--source"}  # the README's short names
+DEFAULT_NOTES = {"weights": "imagenet where this machine has the weights, else random"}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, its help from the field: a new field gets a flag.
+
+    Every default is None here, so only what the user gives reaches the config and the
+    dataclass's own defaults apply to the rest.
+    """
+    for setting in fields(TrainConfig):
+        flags = [f"--{setting.name.replace('_', '-')}"]
+        if setting.name in FLAG_ALIASES:
+            flags.insert(0, FLAG_ALIASES[setting.name])
+        default = DEFAULT_NOTES.get(setting.name, setting.default)
+        help_text = setting.metadata[HELP] + ("" if default is None else f" (default: {default})")
+        help_text = help_text.replace("%", "%%")
+        kind = _flag_type(setting.type)
+        if kind is bool:
+            parser.add_argument(
+                *flags, dest=setting.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            parser.add_argument(
+                *flags,
+                dest=setting.name,
+                type=kind,
+                choices=CHOICES.get(setting.name),
+                help=help_text,
+            )
+
+
+def _flag_type(annotation: object) -> type:
+    """The type a flag parses to: `int | None` is an int that may be left out."""
+    options = [option for option in typing.get_args(annotation) if option is not type(None)]
+    return options[0] if options else annotation  # type: ignore[return-value]
+
+
 def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", help="folder of runs (default: ~/.digitlab/runs, as the app)")
 
@@ -210,17 +182,19 @@ def _train(args: argparse.Namespace) -> int:
     from tl_core.model import default_weights, how_to_get_weights
     from tl_core.train import train
 
-    fields = TrainConfig.__dataclass_fields__
-    values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if args.weights is None:
-        values["weights"] = default_weights()
-        if values["weights"] == "random":
-            print(
-                "warning: the ImageNet weights are not on this machine, so this run uses "
-                f"random weights (not transfer learning). {how_to_get_weights()}",
-                file=sys.stderr,
-            )
-    config = TrainConfig(**values)
+    names = {setting.name for setting in fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    values.setdefault("weights", default_weights())
+    try:
+        config = TrainConfig(**values)
+    except DigitLabError as error:
+        args.parser.error(str(error))  # the usage line, the sentence, exit status 2
+    if args.weights is None and not config.is_transfer:
+        print(
+            "warning: the ImageNet weights are not on this machine, so this run uses "
+            f"random weights (not transfer learning). {how_to_get_weights()}",
+            file=sys.stderr,
+        )
     print(f"weights: {config.weights}{'' if config.is_transfer else ' (not transfer learning)'}")
     result = train(config, args.runs_dir, listener=_print_progress, stop=threading.Event())
     metrics = result.run.metrics or {}

@@ -4,7 +4,7 @@ The CLI flags, the app's form and the saved `config.json` of a run are all this 
 so a run can be repeated from its folder alone.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tl_core.errors import ConfigError
@@ -13,6 +13,17 @@ DATA_SOURCES = ("auto", "file", "keras", "embedded")
 PRECISIONS = ("auto", "float32", "bfloat16")
 BOTTLENECKS = ("block3", "block4", "block5")  # where the base is cut; the head sits on it
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 96
+
+
+HELP = "help"  # a setting's one-line description, for the CLI's flags
+
+
+def _setting(default: Any, help_text: str) -> Any:
+    """A config field with its description, so the CLI builds its flags from this class."""
+    return field(default=default, metadata={HELP: help_text})
+
+
+CHOICES = {"data_source": DATA_SOURCES, "precision": PRECISIONS, "bottleneck": BOTTLENECKS}
 
 
 @dataclass(frozen=True)
@@ -42,29 +53,35 @@ class TrainConfig:
     class's saved drawings (tl_core.handwriting) to the training digits.
     """
 
-    data_source: str = "auto"
-    data_path: str | None = None
-    per_class: int | None = None
-    test_per_class: int | None = None
-    input_size: int = 32
-    weights: str = "imagenet"
-    head_units: int = 512
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    rotation: float = 10.0
-    shift: float = 0.1
-    zoom: float = 0.1
-    shear: float = 0.3
-    stroke: float = 1.0
-    views: int = 2
-    seed: int = 0
-    fine_tune: bool = False
-    fine_tune_epochs: int = 2
-    fine_tune_learning_rate: float = 1e-5
-    precision: str = "auto"
-    bottleneck: str = "block5"
-    include_handwriting: bool = False
+    data_source: str = _setting("auto", "where MNIST comes from (auto: the first that works)")
+    data_path: str | None = _setting(None, "mnist.npz or a folder of the four IDX files")
+    per_class: int | None = _setting(None, "training digits per class (none: all)")
+    test_per_class: int | None = _setting(None, "test digits per class (none: all)")
+    input_size: int = _setting(32, "side of VGG16's input in pixels, 32 to 96")
+    weights: str = _setting(
+        "imagenet", "imagenet, random (not transfer learning) or a weights file path"
+    )
+    head_units: int = _setting(512, "units of the head's Dense layer")
+    epochs: int = _setting(10, "epochs of training the head")
+    batch_size: int = _setting(64, "digits per training batch")
+    learning_rate: float = _setting(1e-3, "Adam's learning rate for the head")
+    rotation: float = _setting(10.0, "augmentation: max rotation in degrees")
+    shift: float = _setting(0.1, "augmentation: max shift, fraction of the side")
+    zoom: float = _setting(0.1, "augmentation: max zoom change, fraction")
+    shear: float = _setting(0.3, "augmentation: max slant, horizontal shift per pixel down")
+    stroke: float = _setting(1.0, "augmentation: max change of the pen width, in pixels")
+    views: int = _setting(2, "augmented views per training digit")
+    seed: int = _setting(0, "seed of the digits chosen, the augmentation and the head")
+    fine_tune: bool = _setting(False, "then fine-tune VGG16's block5 (slow)")
+    fine_tune_epochs: int = _setting(2, "epochs of fine-tuning")
+    fine_tune_learning_rate: float = _setting(1e-5, "learning rate of fine-tuning")
+    precision: str = _setting(
+        "auto", "what the base computes features in (auto: bfloat16 where the CPU has it)"
+    )
+    bottleneck: str = _setting("block5", "the block whose output the head sits on")
+    include_handwriting: bool = _setting(
+        False, "add the class's saved drawings to the training digits (one in four held out)"
+    )
 
     def __post_init__(self) -> None:
         self.validate()

@@ -11,12 +11,14 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
 
-from tl_core.access import teacher_passcode
-from tl_core.data import MnistData, load_mnist
 from tl_core.errors import DigitLabError
-from tl_core.jobs import TrainingJob
-from tl_core.predict import Evaluation, Predictor, evaluate_run
-from tl_core.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
+from tl_core.pipeline.data import MnistData, load_mnist
+from tl_core.pipeline.evaluate import Evaluation, evaluate_run
+from tl_core.pipeline.model import model_parameter_counts
+from tl_core.serving.access import teacher_passcode
+from tl_core.serving.jobs import TrainingJob
+from tl_core.serving.predict import Predictor
+from tl_core.serving.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
@@ -70,6 +72,12 @@ def _secrets() -> dict:
         return dict(st.secrets)
     except (StreamlitSecretNotFoundError, FileNotFoundError):
         return {}
+
+
+@st.cache_data
+def parameter_counts(input_size: int, head_units: int, bottleneck: str) -> tuple[int, int]:
+    """(trainable, frozen) parameters of the transfer model, counted on a built model."""
+    return model_parameter_counts(input_size, head_units, bottleneck)
 
 
 @st.cache_resource(max_entries=4)

@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 import pages.common  # noqa: F401  (first, on every page: see _through_app_navigation there)
-from tl_core.compare import STRATEGIES, CompareSettings, compare, data_size_sweep
 from tl_core.config import BOTTLENECKS
-from tl_core.model import bottleneck_shape
+from tl_core.pipeline.model import bottleneck_shape
+from tl_core.teaching.compare import STRATEGIES, CompareSettings, compare, data_size_sweep
 
 SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
 RESULTS, SWEEP, CUTS = "compare_results", "compare_sweep", "compare_cuts"

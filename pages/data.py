@@ -4,10 +4,10 @@ import numpy as np
 import streamlit as st
 
 from pages.common import mnist
-from tl_core.augment import augment
 from tl_core.config import Ranges, TrainConfig
-from tl_core.data import first_of_each_digit
-from tl_core.images import mosaic
+from tl_core.pipeline.augment import augment
+from tl_core.pipeline.data import first_of_each_digit
+from tl_core.pipeline.images import mosaic
 
 PER_DIGIT = 12
 ZOOM = 3  # draw each 28x28 digit 3x larger

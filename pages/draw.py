@@ -13,10 +13,10 @@ from pages.common import (
     weights_badge,
 )
 from tl_core.errors import ImageError, NoDigitFound
-from tl_core.handwriting import clear_handwriting, load_handwriting, save_drawing
-from tl_core.images import MAX_UPLOAD_BYTES, read_image
-from tl_core.predict import LOW_CONFIDENCE
-from tl_core.preprocess import deskewed_preview, model_input_preview
+from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
+from tl_core.pipeline.preprocess import deskewed_preview, model_input_preview
+from tl_core.serving.predict import LOW_CONFIDENCE
+from tl_core.teaching.handwriting import clear_handwriting, load_handwriting, save_drawing
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from pages.common import model_in_use, weights_badge
-from tl_core.data import keras_mnist_cached
-from tl_core.model import how_to_get_weights, imagenet_weights_present
+from pages.common import model_in_use, parameter_counts, weights_badge
+from tl_core.config import QUICK_RUN
+from tl_core.pipeline.data import keras_mnist_cached
+from tl_core.pipeline.model import NUM_CLASSES, how_to_get_weights, imagenet_weights_present
 
 st.title(":material/draw: Digit Lab")
 st.markdown(
@@ -14,16 +15,22 @@ st.markdown(
     "*transfer learning*."
 )
 
+_, frozen = parameter_counts(QUICK_RUN.input_size, QUICK_RUN.head_units, QUICK_RUN.bottleneck)
 STEPS = [
     ("Pick a base trained on a large data set: VGG16 and its ImageNet weights.", "pages/train.py"),
     ("Cut it at the bottleneck: drop ImageNet's 1,000-class classifier.", "pages/train.py"),
     (
-        "Attach a new head: Dense(512, relu) then Dense(10, softmax), one output per digit.",
+        f"Attach a new head: Dense({QUICK_RUN.head_units}, relu) then "
+        f"Dense({NUM_CLASSES}, softmax), one output per digit.",
         "pages/train.py",
     ),
-    ("Freeze the base: its 14.7 million weights stay as ImageNet taught them.", "pages/train.py"),
     (
-        "Train the head on digits, with augmented copies (rotated, shifted, zoomed).",
+        f"Freeze the base: its {frozen / 1e6:.1f} million weights stay as ImageNet taught them.",
+        "pages/train.py",
+    ),
+    (
+        "Train the head on digits, with augmented copies (rotated, slanted, shifted, zoomed, "
+        "with a thinner or thicker pen).",
         "pages/data.py",
     ),
     ("Optionally fine-tune the top block (block5) with a tiny learning rate.", "pages/train.py"),

@@ -8,8 +8,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages.common import DRAWN_DIGIT, NO_MODEL_YET, mnist, predictor_in_use, weights_badge
-from tl_core.images import mosaic
-from tl_core.inside import (
+from tl_core.pipeline.images import mosaic
+from tl_core.teaching.inside import (
     BLOCKS,
     VIEW_INPUT_SIZE,
     feature_maps,
@@ -17,7 +17,7 @@ from tl_core.inside import (
     strongest_channels,
     viewing_base,
 )
-from tl_core.projection import METHODS, feature_space
+from tl_core.teaching.projection import METHODS, feature_space
 
 CHANNELS = 16
 

@@ -16,9 +16,9 @@ from pages.common import (
     weights_badge,
 )
 from tl_core.errors import DigitLabError
-from tl_core.handwriting import load_handwriting
-from tl_core.images import mosaic
-from tl_core.predict import score
+from tl_core.pipeline.evaluate import score
+from tl_core.pipeline.images import mosaic
+from tl_core.teaching.handwriting import load_handwriting
 
 MAX_SHOWN = 40
 LAST_CELL = "last_confusion_cell"  # session key: the cell clicked last, so a click picks once

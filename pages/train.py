@@ -11,16 +11,17 @@ from pages.common import (
     curves,
     may_control_training,
     mnist,
+    parameter_counts,
     passcode_box,
     training_job,
 )
 from tl_core.config import BOTTLENECKS, QUICK_RUN, TrainConfig
-from tl_core.data import take_budget
 from tl_core.errors import ConfigError, NotAllowed
-from tl_core.handwriting import load_handwriting
-from tl_core.jobs import DONE, FAILED, STOPPED, JobStatus
-from tl_core.model import imagenet_weights_present, model_parameter_counts
-from tl_core.train import estimate_seconds
+from tl_core.pipeline.data import take_budget
+from tl_core.pipeline.model import imagenet_weights_present
+from tl_core.pipeline.train import Speed, estimate_seconds, measure_speed
+from tl_core.serving.jobs import DONE, FAILED, STOPPED, JobStatus
+from tl_core.teaching.handwriting import load_handwriting
 
 IMAGENET, RANDOM = "ImageNet (transfer learning)", "Random (not transfer learning)"
 PHASE_NAMES = {
@@ -30,9 +31,14 @@ PHASE_NAMES = {
 }
 
 
-@st.cache_data
-def parameter_counts(input_size: int, head_units: int, bottleneck: str) -> tuple[int, int]:
-    return model_parameter_counts(input_size, head_units, bottleneck)
+@st.cache_resource(show_spinner="Measuring how fast this machine trains…")
+def speed(input_size: int, precision: str, bottleneck: str, batch_size: int) -> Speed:
+    """This machine's pace for the setting, measured once per server (a few seconds)."""
+    return measure_speed(
+        TrainConfig(
+            input_size=input_size, precision=precision, bottleneck=bottleneck, batch_size=batch_size
+        )
+    )
 
 
 def settings_form() -> TrainConfig | None:
@@ -110,7 +116,8 @@ def show_plan(config: TrainConfig) -> None:
     """Parameter counts and a time estimate, before anything runs."""
     trainable, frozen = parameter_counts(config.input_size, config.head_units, config.bottleneck)
     data = take_budget(mnist(), config.per_class, config.test_per_class, config.seed)
-    seconds = estimate_seconds(config, len(data.y_train), len(data.y_test))
+    pace = speed(config.input_size, config.precision, config.bottleneck, config.batch_size)
+    seconds = estimate_seconds(config, len(data.y_train), len(data.y_test), pace)
     cols = st.columns(4)
     cols[0].metric("Trainable (head)", f"{trainable:,}")
     cols[1].metric("Frozen (VGG16 base)", f"{frozen:,}")
@@ -118,8 +125,8 @@ def show_plan(config: TrainConfig) -> None:
     cols[3].metric(
         "Estimated time",
         f"~{seconds:.0f} s",
-        help="first run; a repeat with the "
-        "same data and augmentation reuses cached features and is much faster",
+        help="from this machine's measured speed at these settings, for a first run; a "
+        "repeat with the same data and augmentation reuses cached features and is faster",
     )
     if not config.is_transfer:
         st.info(

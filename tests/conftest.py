@@ -15,8 +15,8 @@ import pytest
 from helpers import TINY, install_run
 from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
 
-from tl_core.features import FeatureCache
-from tl_core.runs import Run
+from tl_core.pipeline.features import FeatureCache
+from tl_core.serving.runs import Run
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +35,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     Tests take a copy (`trained_run`), so none can change what another one sees.
     """
-    from tl_core.train import train
+    from tl_core.pipeline.train import train
 
     home = tmp_path_factory.mktemp("tiny-run")
     return train(TINY, home / "runs", cache=FeatureCache(home / "cache")).run

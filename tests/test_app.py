@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from tl_core.config import TrainConfig
-from tl_core.runs import Run
+from tl_core.serving.runs import Run
 
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -181,7 +181,7 @@ def test_a_drawing_saved_on_the_draw_page_counts_on_the_results_page(trained_run
     app.selectbox(key="true_label").set_value(7)
     app.button(key="save_drawing").click().run()
     assert not app.exception, app.exception
-    from tl_core.handwriting import load_handwriting
+    from tl_core.teaching.handwriting import load_handwriting
 
     assert load_handwriting().y.tolist() == [7]
     app.switch_page("pages/results.py").run()

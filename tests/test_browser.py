@@ -21,7 +21,7 @@ from typing import NamedTuple
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tl_core.runs import RUNNING, Run, list_runs, resolve_runs_dir
+from tl_core.serving.runs import RUNNING, Run, list_runs, resolve_runs_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "screenshots"

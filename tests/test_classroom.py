@@ -20,16 +20,15 @@ from conftest import md5_of
 from helpers import TINY, install_run
 from PIL import Image
 
-from tl_core.access import PASSCODE_ENV, may_control_training, teacher_passcode
-from tl_core.bench import sample_drawing
 from tl_core.config import TrainConfig
-from tl_core.data import load_embedded
 from tl_core.download import Download, cached_file
 from tl_core.errors import NotAllowed, RunError
-from tl_core.jobs import TrainingJob
-from tl_core.loadtest import run_load_test
-from tl_core.predict import Predictor
-from tl_core.runs import (
+from tl_core.pipeline.data import load_embedded
+from tl_core.pipeline.train import ProgressEvent, train
+from tl_core.serving.access import PASSCODE_ENV, may_control_training, teacher_passcode
+from tl_core.serving.jobs import TrainingJob
+from tl_core.serving.predict import Predictor
+from tl_core.serving.runs import (
     COMPLETE,
     DAMAGED,
     INTERRUPTED,
@@ -43,7 +42,8 @@ from tl_core.runs import (
     read_run,
     recover_interrupted,
 )
-from tl_core.train import ProgressEvent, train
+from tl_core.tools.bench import sample_drawing
+from tl_core.tools.loadtest import run_load_test
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tl_core.data import (
+from tl_core.download import Download
+from tl_core.errors import DataUnavailable
+from tl_core.pipeline.data import (
     MNIST_DOWNLOAD,
     load_embedded,
     load_mnist,
     stratified_subset,
     take_budget,
 )
-from tl_core.download import Download
-from tl_core.errors import DataUnavailable
 
 
 def tiny_mnist(seed: int = 0) -> dict[str, np.ndarray]:

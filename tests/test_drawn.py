@@ -3,8 +3,8 @@ every time, prepared exactly as a drawing on the Draw page."""
 
 import numpy as np
 
-from tl_core.drawn import SHAPES, drawings, drawn_digit_set
-from tl_core.images import digit_from_image
+from tl_core.pipeline.drawn import SHAPES, drawings, drawn_digit_set
+from tl_core.pipeline.images import digit_from_image
 
 
 def test_the_set_has_at_least_500_prepared_drawings_of_every_digit_and_shape() -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tl_core.data import load_embedded
-from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
-from tl_core.model import build_base_model, resolve_weights
+from tl_core.pipeline.data import load_embedded
+from tl_core.pipeline.features import FeatureCache, cache_key, cached_features, feature_extractor
+from tl_core.pipeline.model import build_base_model, resolve_weights
 
 
 @pytest.fixture(scope="module")

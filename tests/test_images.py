@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tl_core.errors import ImageError, NoDigitFound
-from tl_core.images import digit_from_image, read_image
+from tl_core.pipeline.images import digit_from_image, read_image
 
 
 def canvas(draw_strokes) -> np.ndarray:

@@ -9,7 +9,7 @@ from conftest import md5_of
 
 from tl_core.download import Download
 from tl_core.errors import WeightsUnavailable
-from tl_core.model import (
+from tl_core.pipeline.model import (
     IMAGENET_DOWNLOAD,
     build_base_model,
     build_full_model,
@@ -121,7 +121,7 @@ def test_a_file_that_is_not_vgg16_weights_gives_the_clear_error(tmp_path: Path) 
 
 
 def test_random_weights_fingerprint_follows_the_values() -> None:
-    from tl_core.model import weights_fingerprint
+    from tl_core.pipeline.model import weights_fingerprint
 
     first = weights_fingerprint(build_base_model(32, resolve_weights("random"), seed=0))
     again = weights_fingerprint(build_base_model(32, resolve_weights("random"), seed=0))

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from tl_core.augment import augment, augmentation_bank, change_stroke
 from tl_core.config import Ranges
-from tl_core.data import load_embedded
-from tl_core.preprocess import deskew, to_model_input
+from tl_core.pipeline.augment import augment, augmentation_bank, change_stroke
+from tl_core.pipeline.data import load_embedded
+from tl_core.pipeline.preprocess import deskew, to_model_input
 
 TILT = Ranges(rotation=15, shift=0.1, zoom=0.1)
 

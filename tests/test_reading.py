@@ -9,12 +9,13 @@ import keras
 import numpy as np
 
 from tl_core.config import TrainConfig
-from tl_core.drawn import drawn_digit_set
-from tl_core.handwriting import load_handwriting, save_drawing, split_held_out
-from tl_core.model import build_base_model, resolve_weights
-from tl_core.predict import Predictor, score
-from tl_core.runs import load_model
-from tl_core.train import train
+from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.evaluate import score
+from tl_core.pipeline.model import build_base_model, resolve_weights
+from tl_core.pipeline.train import train
+from tl_core.serving.predict import Predictor
+from tl_core.serving.runs import load_model
+from tl_core.teaching.handwriting import load_handwriting, save_drawing, split_held_out
 
 SMALL = TrainConfig(
     data_source="embedded", weights="random", per_class=40, test_per_class=20, epochs=5
@@ -97,8 +98,8 @@ def test_the_app_and_the_cli_give_the_same_accuracy_for_the_same_settings(
     tmp_path: Path, capsys
 ) -> None:
     from tl_core.cli import main
-    from tl_core.jobs import DONE, TrainingJob
-    from tl_core.runs import latest_complete_run
+    from tl_core.serving.jobs import DONE, TrainingJob
+    from tl_core.serving.runs import latest_complete_run
 
     settings = dict(data_source="embedded", weights="random", per_class=10, test_per_class=5)
     job = TrainingJob(tmp_path / "app-runs")  # the Train page's server-wide job
@@ -111,3 +112,13 @@ def test_the_app_and_the_cli_give_the_same_accuracy_for_the_same_settings(
     cli_metrics = latest_complete_run(tmp_path / "cli").metrics
     for key in ("test_accuracy", "drawn_accuracy"):
         assert abs(app_metrics[key] - cli_metrics[key]) <= 0.005, key
+
+
+def test_the_held_out_part_is_never_empty_once_there_are_two_drawings() -> None:
+    digit = drawn_digit_set().x[0]
+    for count in range(1, 9):
+        save_drawing(digit, 0)
+        to_train, held_out = split_held_out(load_handwriting())
+        assert len(to_train) + len(held_out) == count
+        assert len(held_out) >= 1
+        assert len(to_train) >= (1 if count >= 2 else 0)

@@ -8,27 +8,32 @@ import keras
 import numpy as np
 import pytest
 
-from tl_core.compare import (
+from tl_core.config import BOTTLENECKS, TrainConfig
+from tl_core.errors import ConfigError, ImageError
+from tl_core.pipeline.data import load_embedded
+from tl_core.pipeline.model import bottleneck_shape, build_base_model, resolve_weights
+from tl_core.pipeline.train import train
+from tl_core.serving.runs import load_model
+from tl_core.teaching.compare import (
     CompareSettings,
     compare,
     data_size_sweep,
     freeze_features_new_head,
     small_cnn,
 )
-from tl_core.config import BOTTLENECKS, TrainConfig
-from tl_core.data import load_embedded
-from tl_core.errors import ConfigError, ImageError
-from tl_core.handwriting import (
+from tl_core.teaching.handwriting import (
     clear_handwriting,
     load_handwriting,
     save_drawing,
     split_held_out,
 )
-from tl_core.inside import feature_maps, first_layer_filters, strongest_channels, viewing_base
-from tl_core.model import bottleneck_shape, build_base_model, resolve_weights
-from tl_core.projection import feature_space
-from tl_core.runs import load_model
-from tl_core.train import train
+from tl_core.teaching.inside import (
+    feature_maps,
+    first_layer_filters,
+    strongest_channels,
+    viewing_base,
+)
+from tl_core.teaching.projection import feature_space
 
 TINY = CompareSettings(per_class=5, test_per_class=3, epochs=2, data_source="embedded")
 

@@ -10,11 +10,11 @@ from PIL import Image
 
 from tl_core.cli import main
 from tl_core.config import TrainConfig
-from tl_core.data import load_embedded
-from tl_core.drawn import drawn_digit_set
 from tl_core.errors import ConfigError, TrainingStopped
-from tl_core.runs import COMPLETE, STOPPED, Run, find_run, list_runs, load_model
-from tl_core.train import ProgressEvent, train
+from tl_core.pipeline.data import load_embedded
+from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.train import ProgressEvent, train
+from tl_core.serving.runs import COMPLETE, STOPPED, Run, find_run, list_runs, load_model
 
 
 @pytest.fixture
@@ -67,8 +67,8 @@ def test_evaluate_and_predict_read_a_run_back(
     image = digit_png(tmp_path / "digit.png")
     assert main(["predict", "latest", str(image), "--runs-dir", str(runs_dir)]) == 0
     out = capsys.readouterr().out
-    from tl_core.images import read_image
-    from tl_core.predict import Predictor
+    from tl_core.pipeline.images import read_image
+    from tl_core.serving.predict import Predictor
 
     model = load_model(find_run(runs_dir, run.name), runs_dir)
     expected = Predictor(model).predict_image(read_image(image))
@@ -191,3 +191,16 @@ def test_fine_tuning_adds_epochs_after_the_head(runs_dir: Path) -> None:
     run = train(config, runs_dir).run
     assert [(row["epoch"], row["phase"]) for row in run.history] == [(1, "train"), (2, "fine-tune")]
     assert run.is_complete
+
+
+def test_the_time_estimate_comes_from_this_machines_measured_speed(tiny_run: Run) -> None:
+    from tl_core.pipeline.train import estimate_seconds, measure_speed
+
+    speed = measure_speed(TINY)
+    assert speed.images_per_s > 0 and speed.head_digits_per_s > 0 and speed.setup_s > 0
+    train_digits, test_digits = tiny_run.status["train_digits"], tiny_run.status["test_digits"]
+    estimate = estimate_seconds(TINY, train_digits, test_digits, speed)
+    # the session's TINY run really took this long here; a measured estimate is near it
+    assert 0.25 < estimate / tiny_run.metrics["seconds"] < 4
+    more = estimate_seconds(TINY, 10 * train_digits, test_digits, speed)
+    assert more > estimate

@@ -18,7 +18,7 @@ from tl_core.config import CHOICES, DATA_SOURCES, HELP, PRECISIONS, TrainConfig
 from tl_core.errors import DigitLabError
 
 if TYPE_CHECKING:
-    from tl_core.train import ProgressEvent
+    from tl_core.pipeline.train import ProgressEvent
 
 BAR_WIDTH = 30
 
@@ -179,8 +179,8 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tl_core.model import default_weights, how_to_get_weights
-    from tl_core.train import train
+    from tl_core.pipeline.model import default_weights, how_to_get_weights
+    from tl_core.pipeline.train import train
 
     names = {setting.name for setting in fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
@@ -223,8 +223,9 @@ def _print_progress(event: "ProgressEvent") -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from tl_core.predict import Predictor, evaluate_run
-    from tl_core.runs import find_run, load_model, resolve_runs_dir
+    from tl_core.pipeline.evaluate import evaluate_run
+    from tl_core.serving.predict import Predictor
+    from tl_core.serving.runs import find_run, load_model, resolve_runs_dir
 
     runs_dir = resolve_runs_dir(args.runs_dir)
     run = find_run(runs_dir, args.run)
@@ -240,9 +241,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from tl_core.errors import NoDigitFound
-    from tl_core.images import read_image
-    from tl_core.predict import Predictor
-    from tl_core.runs import find_run, load_model, resolve_runs_dir
+    from tl_core.pipeline.images import read_image
+    from tl_core.serving.predict import Predictor
+    from tl_core.serving.runs import find_run, load_model, resolve_runs_dir
 
     image = read_image(args.image)
     runs_dir = resolve_runs_dir(args.runs_dir)
@@ -258,8 +259,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _prefetch(args: argparse.Namespace) -> int:
-    from tl_core.data import load_keras
-    from tl_core.model import resolve_weights
+    from tl_core.pipeline.data import load_keras
+    from tl_core.pipeline.model import resolve_weights
 
     weights = resolve_weights("imagenet")
     print(f"ImageNet weights: {weights.path}")
@@ -269,9 +270,9 @@ def _prefetch(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from tl_core.bench import BenchSettings, format_table, run_bench
     from tl_core.files import write_json
-    from tl_core.model import default_weights
+    from tl_core.pipeline.model import default_weights
+    from tl_core.tools.bench import BenchSettings, format_table, run_bench
 
     config = TrainConfig(
         data_source=args.data_source,
@@ -298,11 +299,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _loadtest(args: argparse.Namespace) -> int:
-    from tl_core.bench import sample_drawing
     from tl_core.files import write_json
-    from tl_core.loadtest import run_load_test
-    from tl_core.model import default_weights
-    from tl_core.runs import find_run, resolve_runs_dir
+    from tl_core.pipeline.model import default_weights
+    from tl_core.serving.runs import find_run, resolve_runs_dir
+    from tl_core.tools.bench import sample_drawing
+    from tl_core.tools.loadtest import run_load_test
 
     run = find_run(resolve_runs_dir(args.runs_dir), args.run)
     training = None
@@ -327,7 +328,7 @@ def _loadtest(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from tl_core.compare import CompareSettings, compare, data_size_sweep, plot_data_size
+    from tl_core.teaching.compare import CompareSettings, compare, data_size_sweep, plot_data_size
 
     sizes = _sweep_sizes(args.sweep, args.png)
     settings = CompareSettings(
@@ -370,8 +371,8 @@ def _drawn(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from tl_core.drawn import THUMBNAIL, drawings, drawn_digit_set
-    from tl_core.images import mosaic
+    from tl_core.pipeline.drawn import THUMBNAIL, drawings, drawn_digit_set
+    from tl_core.pipeline.images import mosaic
 
     drawn = drawn_digit_set()
     for digit in range(10):
@@ -393,9 +394,9 @@ def _drawn(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from tl_core.data import keras_mnist_cached
-    from tl_core.model import how_to_get_weights, imagenet_weights_present
-    from tl_core.runs import list_runs, resolve_runs_dir
+    from tl_core.pipeline.data import keras_mnist_cached
+    from tl_core.pipeline.model import how_to_get_weights, imagenet_weights_present
+    from tl_core.serving.runs import list_runs, resolve_runs_dir
 
     mnist = keras_mnist_cached()
     weights = imagenet_weights_present()

@@ -50,7 +50,7 @@ class TrainConfig:
     not transfer learning) or a path to a VGG16 no-top weights file. `precision` is what the
     base computes in; "auto" is bfloat16 where the CPU has it in hardware (model.py).
     `bottleneck` is the block whose output the head sits on; `include_handwriting` adds the
-    class's saved drawings (tl_core.handwriting) to the training digits.
+    class's saved drawings (tl_core.teaching.handwriting) to the training digits.
     """
 
     data_source: str = _setting("auto", "where MNIST comes from (auto: the first that works)")

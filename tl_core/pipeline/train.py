@@ -24,15 +24,21 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tl_core import runs
-from tl_core.augment import augment, augmentation_bank, augmented_test_set
 from tl_core.config import TrainConfig
-from tl_core.data import MnistData, load_budget
-from tl_core.drawn import drawn_digit_set
 from tl_core.errors import RunError, TrainingStopped
-from tl_core.features import FeatureCache, cache_key, cached_features, feature_extractor
-from tl_core.handwriting import add_handwriting, load_handwriting, split_held_out
-from tl_core.model import (
+from tl_core.paths import feature_cache_dir
+from tl_core.pipeline.augment import augment, augmentation_bank, augmented_test_set
+from tl_core.pipeline.data import MnistData, load_budget
+from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.evaluate import score
+from tl_core.pipeline.features import (
+    FeatureCache,
+    cache_key,
+    cached_features,
+    extract_features,
+    feature_extractor,
+)
+from tl_core.pipeline.model import (
     build_base_model,
     build_full_model,
     build_head,
@@ -43,13 +49,12 @@ from tl_core.model import (
     unfreeze_top_block,
     weights_fingerprint,
 )
-from tl_core.paths import feature_cache_dir
-from tl_core.predict import Predictor, score
-from tl_core.preprocess import to_model_input
+from tl_core.pipeline.preprocess import to_model_input
+from tl_core.serving import runs
+from tl_core.serving.predict import Predictor
+from tl_core.teaching.handwriting import add_handwriting, load_handwriting, split_held_out
 
-# Measured on 2 cores: the frozen base runs ~245 images/s at 32x32; cost grows with pixels.
-BASE_IMAGES_PER_S_AT_32 = 245.0
-OVERHEAD_S = 8.0  # loading TensorFlow's graph, building VGG16, saving the model
+PROBE_DIGITS = 256  # how many digits `measure_speed` runs through the base and the head
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -151,13 +156,58 @@ def train(
     return TrainResult(runs.read_run(run_dir), metrics["seconds"], all_cached)
 
 
-def estimate_seconds(config: TrainConfig, train_digits: int, test_digits: int) -> float:
-    """A rough time for a run with nothing cached, for the Train page to show before Start."""
-    rate = BASE_IMAGES_PER_S_AT_32 * (32 / config.input_size) ** 2
-    images = train_digits * config.views + 2 * test_digits
-    seconds = OVERHEAD_S + images / rate + 0.0005 * train_digits * config.epochs
+@dataclass(frozen=True)
+class Speed:
+    """How fast this machine runs one setting, measured by `measure_speed`."""
+
+    setup_s: float  # building the base and tracing its graph
+    images_per_s: float  # the frozen base, at the setting's input size, cut and precision
+    head_digits_per_s: float  # training the head, digits per second of one epoch
+
+
+def measure_speed(config: TrainConfig) -> Speed:
+    """Time a small probe of the setting on this machine: what the Train page estimates from.
+
+    The base gets random weights (the same cost as ImageNet's, and always here), and the
+    precision the run would use, so a CPU without bfloat16 measures its own float32 pace.
+    """
+    started = time.perf_counter()
+    base_model = build_base_model(
+        config.input_size, resolve_weights("random"), config.seed, config.bottleneck
+    )
+    extract = feature_extractor(base_model, config.input_size, resolve_precision(config.precision))
+    digits = np.zeros((PROBE_DIGITS, 28, 28), np.uint8)
+    digits[:, 6:22, 12:16] = 255  # a bar: the cost does not depend on the ink
+    extract_features(extract, digits[:1])  # traces the graph
+    setup_s = time.perf_counter() - started
+    started = time.perf_counter()
+    features = extract_features(extract, digits)
+    images_per_s = PROBE_DIGITS / (time.perf_counter() - started)
+    head = build_head(features.shape[1:], config.head_units, config.seed)
+    scale_features(head, features)
+    compile_classifier(head, config.learning_rate)
+    labels = np.arange(PROBE_DIGITS) % 10
+    head.fit(features, labels, batch_size=config.batch_size, verbose=0)  # builds the step
+    started = time.perf_counter()
+    head.fit(features, labels, batch_size=config.batch_size, verbose=0)
+    head_digits_per_s = PROBE_DIGITS / (time.perf_counter() - started)
+    return Speed(round(setup_s, 2), round(images_per_s, 1), round(head_digits_per_s, 1))
+
+
+def estimate_seconds(
+    config: TrainConfig, train_digits: int, test_digits: int, speed: Speed
+) -> float:
+    """The time of a run with nothing cached, from this machine's measured `speed`.
+
+    The base sees every augmented view, the clean and augmented test digits and the drawn
+    digits; the head trains for the epochs; fine-tuning runs the base forwards and
+    backwards (about three times the cost) over every training digit per epoch.
+    """
+    images = train_digits * config.views + 2 * test_digits + len(drawn_digit_set())
+    seconds = speed.setup_s + images / speed.images_per_s
+    seconds += train_digits * config.epochs / speed.head_digits_per_s
     if config.fine_tune:
-        seconds += 3 * train_digits * config.fine_tune_epochs / rate
+        seconds += 3 * train_digits * config.fine_tune_epochs / speed.images_per_s
     return seconds
 
 
@@ -168,7 +218,7 @@ def _absolute(path: str | None) -> str | None:
 
 def _augmented_sets(data: MnistData, config: TrainConfig) -> dict[str, np.ndarray]:
     """The image sets the base sees: the train bank (K views each), clean and augmented
-    test, and the drawn-digit set (tl_core.drawn), which no run ever trains on."""
+    test, and the drawn-digit set (tl_core.pipeline.drawn), which no run ever trains on."""
     return {
         "train": augmentation_bank(data.x_train, config.views, config.ranges, config.seed),
         "test_clean": data.x_test,

@@ -142,7 +142,7 @@ def _ratio(drawn: float, clean: float) -> float:
 def _small_cnns(config: TrainConfig) -> dict[str, Any]:
     """Clean and drawn accuracy of the small CNN strategies on the app default's budget."""
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
-    from tl_core.compare import CompareSettings, compare
+    from tl_core.teaching.compare import CompareSettings, compare
 
     settings = CompareSettings(
         per_class=config.per_class,
@@ -158,7 +158,7 @@ def _small_cnns(config: TrainConfig) -> dict[str, Any]:
 
 
 def format_table(results: dict[str, Any]) -> str:
-    """The figures as a two-column text table, in the order the issue lists them."""
+    """The figures as a two-column text table, in the order they are measured."""
     rows = [
         ("cores", results["cores"]),
         ("data", f"{results['data_source']}"),
@@ -236,7 +236,7 @@ def _peak_rss_mb() -> float:
 def _train_cached(config: TrainConfig) -> dict[str, Any]:
     """The project's `train`, from an empty feature cache, timed from call to saved model."""
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
-    from tl_core.train import train
+    from tl_core.pipeline.train import train
 
     started = time.perf_counter()
     result = train(config)
@@ -265,11 +265,16 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
     """
     import keras
 
-    from tl_core.augment import augmented_test_set
-    from tl_core.data import load_budget
-    from tl_core.model import build_base_model, build_head, compile_classifier, resolve_weights
-    from tl_core.predict import score
-    from tl_core.preprocess import IMAGENET_MEAN_BGR, to_model_input
+    from tl_core.pipeline.augment import augmented_test_set
+    from tl_core.pipeline.data import load_budget
+    from tl_core.pipeline.evaluate import score
+    from tl_core.pipeline.model import (
+        build_base_model,
+        build_head,
+        compile_classifier,
+        resolve_weights,
+    )
+    from tl_core.pipeline.preprocess import IMAGENET_MEAN_BGR, to_model_input
 
     data = load_budget(config)
     x_test_aug = augmented_test_set(data.x_test, config.ranges, config.seed)
@@ -317,10 +322,10 @@ def _extraction_throughput(config: TrainConfig, images: int, repeats: int) -> di
     """
     import tensorflow as tf
 
-    from tl_core.data import load_mnist
-    from tl_core.features import FEATURE_BATCH, feature_extractor
-    from tl_core.model import build_base_model, resolve_precision, resolve_weights
-    from tl_core.preprocess import to_model_input
+    from tl_core.pipeline.data import load_mnist
+    from tl_core.pipeline.features import FEATURE_BATCH, feature_extractor
+    from tl_core.pipeline.model import build_base_model, resolve_precision, resolve_weights
+    from tl_core.pipeline.preprocess import to_model_input
 
     digits = np.resize(load_mnist(config.data_source, config.data_path).x_train, (images, 28, 28))
     weights = resolve_weights(config.weights, config.seed)
@@ -360,8 +365,8 @@ def _predict_only(run_path: str, calls: int, spawned_at: float) -> dict[str, Any
     Cold start runs from the moment the parent spawned this process to the first
     prediction returned: Python, TensorFlow and the model loading, and the first trace.
     """
-    from tl_core.predict import Predictor
-    from tl_core.runs import load_model, read_run
+    from tl_core.serving.predict import Predictor
+    from tl_core.serving.runs import load_model, read_run
 
     drawing = sample_drawing()
     run = read_run(Path(run_path))

@@ -16,8 +16,8 @@ from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from tl_core.features import extract_features, feature_extractor
-from tl_core.model import base_of
+from tl_core.pipeline.features import extract_features, feature_extractor
+from tl_core.pipeline.model import base_of
 
 METHODS = ("pca", "tsne")
 

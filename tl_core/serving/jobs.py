@@ -3,7 +3,7 @@
 The app keeps a single TrainingJob (through `st.cache_resource`); its worker thread calls
 `train` and only records progress here, never touching Streamlit. Pages poll `snapshot()`.
 A second start while a job runs is refused, and leaving a page does not stop training.
-When a teacher passcode is set (tl_core.access), only a caller that gives it may start or
+When a teacher passcode is set (tl_core.serving.access), only a caller that gives it may start or
 stop; everyone may watch.
 """
 
@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tl_core.access import may_control_training
 from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped
-from tl_core.runs import recover_interrupted, resolve_runs_dir
-from tl_core.train import ProgressEvent, train
+from tl_core.pipeline.train import ProgressEvent, train
+from tl_core.serving.access import may_control_training
+from tl_core.serving.runs import recover_interrupted, resolve_runs_dir
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
     "idle",

@@ -2,7 +2,7 @@
 
 Five strategies, each trained on the same data budget and augmentation, each giving a
 validation accuracy curve (augmented test digits), a clean test accuracy and the accuracy
-on the drawn-digit set (tl_core.drawn). The small CNNs see digits deskewed as VGG16 does
+on the drawn-digit set (tl_core.pipeline.drawn). The small CNNs see digits deskewed as VGG16 does
 (preprocess.deskew), so every strategy reads the same prepared digits:
 
 - "imagenet": frozen VGG16 with ImageNet weights + new head (transfer learning);
@@ -28,16 +28,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from tl_core.augment import augmentation_bank, augmented_test_set
 from tl_core.config import TrainConfig
-from tl_core.data import MnistData, load_mnist, take_budget
-from tl_core.drawn import drawn_digit_set
 from tl_core.errors import WeightsUnavailable
 from tl_core.files import read_json, write_json
-from tl_core.model import compile_classifier
 from tl_core.paths import digitlab_home
-from tl_core.preprocess import deskew
-from tl_core.train import train
+from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
+from tl_core.pipeline.data import MnistData, load_mnist, take_budget
+from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.model import compile_classifier
+from tl_core.pipeline.preprocess import deskew
+from tl_core.pipeline.train import train
 
 STRATEGIES = {
     "imagenet": "Frozen VGG16, ImageNet weights + new head",

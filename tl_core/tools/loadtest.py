@@ -155,11 +155,11 @@ def _client(port: int, body: bytes, deadline: float, pause: float, outcomes: lis
 def _serve(run_path: str, training: dict[str, Any] | None, ports: Any, stop: Any) -> None:
     """The server process: one Predictor for every request, optionally a training job."""
     from tl_core.config import TrainConfig
-    from tl_core.images import read_image
-    from tl_core.jobs import TrainingJob
     from tl_core.paths import HOME_ENV
-    from tl_core.predict import Predictor
-    from tl_core.runs import load_model, read_run
+    from tl_core.pipeline.images import read_image
+    from tl_core.serving.jobs import TrainingJob
+    from tl_core.serving.predict import Predictor
+    from tl_core.serving.runs import load_model, read_run
 
     try:
         run = read_run(Path(run_path))

@@ -9,8 +9,8 @@ network, just seen at a size where each block's maps are still pictures.
 import keras
 import numpy as np
 
-from tl_core.model import base_of
-from tl_core.preprocess import to_model_input
+from tl_core.pipeline.model import base_of
+from tl_core.pipeline.preprocess import to_model_input
 
 VIEW_INPUT_SIZE = 96
 BLOCKS = ("block1", "block2", "block3", "block4", "block5")

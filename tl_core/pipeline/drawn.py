@@ -23,7 +23,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tl_core.images import digit_from_image
+from tl_core.pipeline.images import digit_from_image
 
 CANVAS_SIDE = 280  # the Draw page's canvas
 THUMBNAIL = 56  # the side of a canvas in the CLI's contact sheet

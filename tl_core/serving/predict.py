@@ -1,8 +1,9 @@
-"""Step 7, predict: ten probabilities for each digit, fast enough to follow a pen.
+"""Serving predictions: ten probabilities for each digit, fast enough to follow a pen.
 
 `model.predict` costs about 60 ms for one image on 2 cores; the same model inside a compiled
-`tf.function` with a fixed signature costs about 12 ms, so the live canvas uses `Predictor`.
-Evaluation goes through the same class, so tests, the CLI and the app share one path.
+`tf.function` with a fixed signature costs about 8 to 12 ms, so the live canvas uses
+`Predictor`. Evaluation (pipeline.evaluate) goes through the same class, so tests, the CLI
+and the app share one path.
 
 One Predictor serves every student (the app shares it). Drawings that arrive together are
 run as one batch by a single worker thread: thirty drawings in one call cost far less than
@@ -13,17 +14,13 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tl_core.augment import augmented_test_set
-from tl_core.data import MnistData, load_budget
-from tl_core.images import digit_from_image
-from tl_core.preprocess import to_model_input
-from tl_core.runs import Run
+from tl_core.pipeline.images import digit_from_image
+from tl_core.pipeline.preprocess import to_model_input
 
 EVAL_BATCH = 256
 WORKER_IDLE_S = 5.0
@@ -138,44 +135,3 @@ class Predictor:
             for request, result in zip(batch, results, strict=True):
                 request.result = result
                 request.done.set()
-
-
-def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """Accuracy and the 10x10 confusion matrix (rows: true digit, columns: guess)."""
-    guesses = probabilities.argmax(axis=1)
-    confusion = np.zeros((10, 10), dtype=int)
-    np.add.at(confusion, (labels, guesses), 1)
-    return {"accuracy": float((guesses == labels).mean()), "confusion": confusion.tolist()}
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A run's model on its own test set, clean and augmented (as in training)."""
-
-    data: MnistData
-    augmented: np.ndarray
-    probabilities: np.ndarray
-    probabilities_augmented: np.ndarray
-
-    @property
-    def accuracy(self) -> float:
-        return score(self.probabilities, self.data.y_test)["accuracy"]
-
-    @property
-    def accuracy_augmented(self) -> float:
-        return score(self.probabilities_augmented, self.data.y_test)["accuracy"]
-
-    def misclassified(self, true_digit: int, guess: int) -> np.ndarray:
-        """Indices of clean test digits of class `true_digit` that the model called `guess`."""
-        guesses = self.probabilities.argmax(axis=1)
-        return np.flatnonzero((self.data.y_test == true_digit) & (guesses == guess))
-
-
-def evaluate_run(run: Run, predictor: Predictor) -> Evaluation:
-    """Rebuild the run's test set from its config and score its model on it."""
-    config = run.config
-    data = load_budget(config)
-    augmented = augmented_test_set(data.x_test, config.ranges, config.seed)
-    return Evaluation(
-        data, augmented, predictor.probabilities(data.x_test), predictor.probabilities(augmented)
-    )

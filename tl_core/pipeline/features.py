@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from tl_core.errors import TrainingStopped
 from tl_core.files import file_digest, read_json, write_atomic, write_json
-from tl_core.model import bfloat16_copy
-from tl_core.preprocess import to_model_input
+from tl_core.pipeline.model import bfloat16_copy
+from tl_core.pipeline.preprocess import to_model_input
 
 FEATURE_BATCH = 128
 CACHE_FORMAT = 1

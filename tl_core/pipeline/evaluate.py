@@ -1,0 +1,56 @@
+"""Step 7, evaluate: a model's accuracy and confusion matrix on a run's own test digits.
+
+Scores come from the same `Predictor` that serves drawings, so what a run reports is what
+the class gets.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tl_core.pipeline.augment import augmented_test_set
+from tl_core.pipeline.data import MnistData, load_budget
+from tl_core.serving.predict import Predictor
+from tl_core.serving.runs import Run
+
+
+def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Accuracy and the 10x10 confusion matrix (rows: true digit, columns: guess)."""
+    guesses = probabilities.argmax(axis=1)
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (labels, guesses), 1)
+    return {"accuracy": float((guesses == labels).mean()), "confusion": confusion.tolist()}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A run's model on its own test set, clean and augmented (as in training)."""
+
+    data: MnistData
+    augmented: np.ndarray
+    probabilities: np.ndarray
+    probabilities_augmented: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        return score(self.probabilities, self.data.y_test)["accuracy"]
+
+    @property
+    def accuracy_augmented(self) -> float:
+        return score(self.probabilities_augmented, self.data.y_test)["accuracy"]
+
+    def misclassified(self, true_digit: int, guess: int) -> np.ndarray:
+        """Indices of clean test digits of class `true_digit` that the model called `guess`."""
+        guesses = self.probabilities.argmax(axis=1)
+        return np.flatnonzero((self.data.y_test == true_digit) & (guesses == guess))
+
+
+def evaluate_run(run: Run, predictor: Predictor) -> Evaluation:
+    """Rebuild the run's test set from its config and score its model on it."""
+    config = run.config
+    data = load_budget(config)
+    augmented = augmented_test_set(data.x_test, config.ranges, config.seed)
+    return Evaluation(
+        data, augmented, predictor.probabilities(data.x_test), predictor.probabilities(augmented)
+    )

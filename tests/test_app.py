@@ -37,6 +37,16 @@ def canvas_value(draw_strokes) -> dict:
     return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
 
 
+def draw_a_seven() -> AppTest:
+    """The Draw page after a 7 was drawn on its canvas."""
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    app.switch_page("pages/draw.py")
+    app.session_state["canvas-0"] = canvas_value(
+        lambda draw: draw.line([(60, 40), (200, 40), (110, 250)], fill="white", width=18)
+    )
+    return app.run()
+
+
 def texts(app: AppTest) -> str:
     parts = [
         e.value
@@ -96,12 +106,7 @@ def test_a_second_start_while_training_is_refused() -> None:
 
 
 def test_draw_page_predicts_an_injected_drawing(trained_run: Run) -> None:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    app.switch_page("pages/draw.py")
-    app.session_state["canvas-0"] = canvas_value(
-        lambda draw: draw.line([(60, 40), (200, 40), (110, 250)], fill="white", width=18)
-    )
-    app.run()
+    app = draw_a_seven()
     assert not app.exception, app.exception
     (guess,) = [m for m in app.metric if m.label == "The network says"]
     assert guess.value in [str(d) for d in range(10)]
@@ -172,12 +177,7 @@ def test_inside_page_without_a_model_says_where_to_train() -> None:
 
 
 def test_a_drawing_saved_on_the_draw_page_counts_on_the_results_page(trained_run: Run) -> None:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    app.switch_page("pages/draw.py")
-    app.session_state["canvas-0"] = canvas_value(
-        lambda draw: draw.line([(60, 40), (200, 40), (110, 250)], fill="white", width=18)
-    )
-    app.run()
+    app = draw_a_seven()
     app.selectbox(key="true_label").set_value(7)
     app.button(key="save_drawing").click().run()
     assert not app.exception, app.exception

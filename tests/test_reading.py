@@ -91,6 +91,7 @@ def test_a_run_with_the_class_set_never_trains_on_its_held_out_drawings(tmp_path
     assert trained == set(to_train.names)
     assert not trained & set(held_out.names)
     assert run.status["handwriting_digits"] == len(to_train)
+    assert run.status["train_digits"] == 5 * 10 + len(to_train)  # MNIST's and the class's
     assert saved.without(trained).names == held_out.names
 
 

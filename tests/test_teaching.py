@@ -25,7 +25,6 @@ from tl_core.teaching.handwriting import (
     clear_handwriting,
     load_handwriting,
     save_drawing,
-    split_held_out,
 )
 from tl_core.teaching.inside import (
     feature_maps,
@@ -173,25 +172,6 @@ def test_saved_drawings_survive_a_restart_and_a_corrupt_one_is_skipped(
     with pytest.raises(ImageError, match="label=12"):
         save_drawing(x[0], 12, tmp_path)
     assert clear_handwriting(tmp_path) == 4 and len(load_handwriting(tmp_path)) == 0
-
-
-def test_training_can_add_the_class_handwriting(tmp_path: Path, digits) -> None:
-    x, y = digits
-    for digit, label in zip(x[:8], y[:8], strict=True):
-        save_drawing(digit, int(label))
-    to_train = split_held_out(load_handwriting())[0]
-    config = TrainConfig(
-        data_source="embedded",
-        weights="random",
-        per_class=5,
-        test_per_class=3,
-        epochs=1,
-        include_handwriting=True,
-    )
-    run = train(config, tmp_path).run
-    assert 0 < len(to_train) < 8  # some are held out, never trained on
-    assert run.status["handwriting_digits"] == len(to_train)
-    assert run.status["train_digits"] == 50 + len(to_train)
 
 
 def test_the_small_cnn_reads_28x28_digits() -> None:

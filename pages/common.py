@@ -16,7 +16,7 @@ from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.evaluate import Evaluation, evaluate_run
 from tl_core.pipeline.model import model_parameter_counts
 from tl_core.serving.access import teacher_passcode
-from tl_core.serving.jobs import TrainingJob
+from tl_core.serving.jobs import ServerJob
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 
@@ -46,14 +46,14 @@ _through_app_navigation()
 
 
 @st.cache_resource
-def training_job() -> TrainingJob:
+def server_job() -> ServerJob:
     """The server's one training job; a teacher passcode, if set, guards Start and Stop."""
-    return TrainingJob(passcode=teacher_passcode(_secrets()))
+    return ServerJob(passcode=teacher_passcode(_secrets()))
 
 
 def may_control_training() -> bool:
     """Whether this session may start and stop training (always, without a passcode)."""
-    return training_job().may_control(st.session_state.get(PASSCODE))
+    return server_job().may_control(st.session_state.get(PASSCODE))
 
 
 def passcode_box() -> None:

@@ -1,18 +1,31 @@
-"""Compare: ways to transfer on the same digits, how much data each needs, and where to cut."""
+"""Compare: ways to transfer on the same digits, how much data each needs, and where to cut.
 
-from collections.abc import Callable
+Each button here trains several networks, so it runs as the server's one heavy job (like
+Training): only whoever may start training sees the buttons, every tab sees the progress,
+and the last result of each section stays on the page for everyone.
+"""
+
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-import pages.common  # noqa: F401  (first, on every page: see _through_app_navigation there)
+from pages.common import PASSCODE, may_control_training, passcode_box, server_job
 from tl_core.config import BOTTLENECKS
+from tl_core.errors import NotAllowed
 from tl_core.pipeline.model import bottleneck_shape
-from tl_core.teaching.compare import STRATEGIES, CompareSettings, compare, data_size_sweep
+from tl_core.teaching.compare import (
+    STRATEGIES,
+    CompareSettings,
+    comparison_work,
+    cuts_work,
+    sweep_work,
+)
 
 SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
-RESULTS, SWEEP, CUTS = "compare_results", "compare_sweep", "compare_cuts"
+STRATEGIES_JOB, SWEEP_JOB, CUTS_JOB = "compare", "sweep", "cuts"  # kinds of heavy job
+SHOWN = "compare_shown_{}"  # session key: the result of a kind this tab has drawn
 
 
 def settings_row(key: str) -> CompareSettings:
@@ -29,18 +42,46 @@ def settings_row(key: str) -> CompareSettings:
     return CompareSettings(per_class=int(per_class), epochs=int(epochs))
 
 
-def with_progress(total: int, work: Callable[[Callable[[str], None]], object]) -> object:
-    """Run `work(listener)` under a progress bar that advances once per strategy trained."""
-    bar = st.progress(0.0, text="Starting…")
-    done = {"count": 0}
+def start_button(label: str, key: str) -> bool:
+    """The button, only for a session that may start heavy jobs (the page says who may)."""
+    return may_control_training() and st.button(label, key=key, icon=":material/play_arrow:")
 
-    def listener(message: str) -> None:
-        bar.progress(min(done["count"] / total, 1.0), text=message)
-        done["count"] += 1
 
-    result = work(listener)
-    bar.empty()
-    return result
+def start(kind: str, title: str, work: Any) -> None:
+    """Start `work` as the server's heavy job, or say in one sentence why it did not start."""
+    job = server_job()
+    try:
+        started = job.start_task(kind, title, work, st.session_state.get(PASSCODE))
+    except NotAllowed as error:
+        st.error(str(error))
+        return
+    if not started:
+        st.warning(job.busy_message())
+
+
+@st.fragment(run_every=1.0)
+def progress(kind: str) -> None:
+    """The job's progress while it runs; when a new result of this kind is in, a rerun of
+    the page shows it (in every tab, not only the one that pressed the button). The page
+    calls `latest` before this, so a full run never reruns itself."""
+    job = server_job()
+    status = job.snapshot()
+    if job.latest(kind) is not st.session_state.get(SHOWN.format(kind)):
+        st.rerun()
+    if status.is_active and status.kind == kind:
+        step, total = status.phase_progress.get(kind, (0, 1))
+        st.progress(min(step / max(total, 1), 1.0), text=f"{status.title}: {status.message}")
+        if may_control_training() and st.button("Stop", key=f"stop_{kind}", icon=":material/stop:"):
+            job.stop(st.session_state.get(PASSCODE))
+    elif status.is_active:
+        st.caption(f"{status.title} is running on the server; this can start when it is done.")
+
+
+def latest(kind: str) -> Any:
+    """The last result of this kind (None before the first), remembered as drawn here."""
+    found = server_job().latest(kind)
+    st.session_state[SHOWN.format(kind)] = found
+    return found[1] if found else None
 
 
 st.title(":material/compare_arrows: Compare ways to transfer")
@@ -49,17 +90,24 @@ st.markdown(
     "digits with the same augmentation; the chart overlays their validation accuracy, epoch "
     "by epoch. Results are saved, so running the same settings again is instant."
 )
+if not may_control_training():
+    st.info(
+        "Only the teacher starts these: each trains several networks on the server's "
+        "cores. When one is done, its results appear here, on every screen."
+    )
+    passcode_box()
 
 st.subheader("1. Strategies, one chart")
 settings = settings_row("strategies")
 keys = st.multiselect(
     "Strategies", list(STRATEGIES), list(STRATEGIES), format_func=STRATEGIES.get, key="keys"
 )
-if st.button("Run the comparison", key="run_compare", icon=":material/play_arrow:"):
-    st.session_state[RESULTS] = with_progress(
-        len(keys), lambda listener: compare(settings, tuple(keys), listener)
+if start_button("Run the comparison", "run_compare"):
+    start(
+        STRATEGIES_JOB, f"Compare: {len(keys)} strategies", comparison_work(settings, tuple(keys))
     )
-results = st.session_state.get(RESULTS, [])
+results = latest(STRATEGIES_JOB) or []
+progress(STRATEGIES_JOB)
 for result in results:
     if not result.available:
         st.warning(f"**{result.label}**: unavailable. {result.reason}", icon=":material/warning:")
@@ -107,15 +155,12 @@ sweep_keys = st.multiselect(
     format_func=STRATEGIES.get,
     key="sweep_keys",
 )
-if st.button("Run the sweep", key="run_sweep", icon=":material/play_arrow:"):
+if start_button("Run the sweep", "run_sweep"):
     sizes_chosen = tuple(SIZES[size] for size in sizes)
-    st.session_state[SWEEP] = with_progress(
-        len(sizes) * len(sweep_keys),
-        lambda listener: data_size_sweep(
-            CompareSettings(), sizes_chosen, tuple(sweep_keys), listener
-        ),
-    )
-points = pd.DataFrame(st.session_state.get(SWEEP, []))
+    work = sweep_work(CompareSettings(), sizes_chosen, tuple(sweep_keys))
+    start(SWEEP_JOB, f"Data-size sweep: {len(sizes) * len(sweep_keys)} trainings", work)
+points = pd.DataFrame(latest(SWEEP_JOB) or [])
+progress(SWEEP_JOB)
 if not points.empty:
     points["strategy"] = points["strategy"].map(STRATEGIES)
     st.altair_chart(
@@ -143,15 +188,10 @@ for column, block in zip(cut_columns, BOTTLENECKS, strict=True):
 cut_strategy = st.radio(
     "Base weights", ["imagenet", "random"], format_func=STRATEGIES.get, key="cut_strategy"
 )
-if st.button("Try each cut", key="run_cuts", icon=":material/play_arrow:"):
-    st.session_state[CUTS] = with_progress(
-        len(BOTTLENECKS),
-        lambda listener: {
-            block: compare(CompareSettings(bottleneck=block), (cut_strategy,), listener)[0]
-            for block in BOTTLENECKS
-        },
-    )
-cuts = st.session_state.get(CUTS, {})
+if start_button("Try each cut", "run_cuts"):
+    start(CUTS_JOB, f"Where to cut: {len(BOTTLENECKS)} trainings", cuts_work(cut_strategy))
+cuts = latest(CUTS_JOB) or {}
+progress(CUTS_JOB)
 for block, result in cuts.items():
     if not result.available:
         st.warning(f"{block}: unavailable. {result.reason}", icon=":material/warning:")

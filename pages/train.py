@@ -1,6 +1,6 @@
 """Train: the run's settings as a form, Start and Stop, live progress and curves.
 
-Training runs in the server's one background job (pages.common.training_job), so every tab
+Training runs in the server's one background job (pages.common.server_job), so every tab
 sees the same progress, and leaving this page does not stop it.
 """
 
@@ -13,14 +13,14 @@ from pages.common import (
     mnist,
     parameter_counts,
     passcode_box,
-    training_job,
+    server_job,
 )
 from tl_core.config import BOTTLENECKS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
 from tl_core.pipeline.data import take_budget
 from tl_core.pipeline.model import imagenet_weights_present
 from tl_core.pipeline.train import Speed, estimate_seconds, measure_speed
-from tl_core.serving.jobs import DONE, FAILED, STOPPED, JobStatus
+from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
 from tl_core.teaching.handwriting import load_handwriting
 
 IMAGENET, RANDOM = "ImageNet (transfer learning)", "Random (not transfer learning)"
@@ -138,7 +138,11 @@ def show_plan(config: TrainConfig) -> None:
 @st.fragment(run_every=1.0)
 def live_progress() -> None:
     """Polls the shared job every second: progress bars per phase and the live curves."""
-    status: JobStatus = training_job().snapshot()
+    status: JobStatus = server_job().snapshot()
+    if status.kind not in ("", TRAINING):  # a Compare job holds the server
+        if status.is_active:
+            st.info(f"{status.title} is running on the server; training can start after it.")
+        status = JobStatus()
     if status.state == "idle":
         st.caption("No training has run since the server started.")
         return
@@ -147,7 +151,7 @@ def live_progress() -> None:
         and may_control_training()
         and st.button("Stop", key="stop", icon=":material/stop:")
     ):
-        training_job().stop(st.session_state.get(PASSCODE))
+        server_job().stop(st.session_state.get(PASSCODE))
     for phase, label in PHASE_NAMES.items():
         if phase in status.phase_progress:
             step, total = status.phase_progress[phase]
@@ -179,24 +183,22 @@ st.markdown(
     "through it once, and its output (the *bottleneck features*) is kept; only the small "
     "**head** on top is trained, which is why this takes seconds, not hours."
 )
-if not may_control_training():
+if may_control_training():
+    config = settings_form()
+    if config is not None:
+        try:
+            started = server_job().start(config, st.session_state.get(PASSCODE))
+        except NotAllowed as error:
+            st.error(str(error))
+        else:
+            if started:
+                st.toast("Training started")
+            else:
+                st.warning(server_job().busy_message())
+else:
     st.info(
-        "Only the teacher can start or stop training here. You can watch the progress and "
-        "the curves below, and try the model on the Draw page."
+        "Only the teacher starts and stops training here (it uses the whole server). You "
+        "can watch the progress and the curves below, and try the model on the Draw page."
     )
     passcode_box()
-config = settings_form()
-if config is not None:
-    try:
-        started = training_job().start(config, st.session_state.get(PASSCODE))
-    except NotAllowed as error:
-        st.error(str(error))
-    else:
-        if started:
-            st.toast("Training started")
-        else:
-            st.warning(
-                "A training run is already going on (maybe from another student's "
-                "screen). Watch it below, or stop it first."
-            )
 live_progress()

@@ -78,12 +78,12 @@ def test_train_page_runs_a_job_to_completion_and_shows_curves() -> None:
     app.number_input(key="epochs").set_value(2)
     app.number_input(key="views").set_value(1)
     app.button[0].click().run()  # the form's Start button
-    from pages.common import training_job
+    from pages.common import server_job
 
     deadline = time.monotonic() + TIMEOUT
-    while training_job().snapshot().is_active and time.monotonic() < deadline:
+    while server_job().snapshot().is_active and time.monotonic() < deadline:
         time.sleep(0.5)
-    status = training_job().snapshot()
+    status = server_job().snapshot()
     assert status.state == "done", status.error
     assert [row["epoch"] for row in status.history] == [1, 2]
     app.run()
@@ -93,9 +93,9 @@ def test_train_page_runs_a_job_to_completion_and_shows_curves() -> None:
 
 
 def test_a_second_start_while_training_is_refused() -> None:
-    from pages.common import training_job
+    from pages.common import server_job
 
-    job = training_job()
+    job = server_job()
     slow = TrainConfig(data_source="embedded", weights="random", per_class=50, epochs=50)
     assert job.start(slow)
     try:
@@ -153,6 +153,10 @@ def test_compare_page_runs_offline_strategies_and_marks_imagenet_unavailable() -
     app.number_input(key="strategies_epochs").set_value(1)
     app.multiselect(key="keys").set_value(["imagenet", "scratch"])
     app.button(key="run_compare").click().run()
+    from pages.common import server_job
+
+    assert server_job().wait(TIMEOUT).state == "done"  # in the server's job, not the request
+    app.run()
     assert not app.exception, app.exception
     assert "unavailable" in app.warning[0].value and "ImageNet weights" in app.warning[0].value
     assert len(app.get("vega_lite_chart")) >= 1 and len(app.dataframe) == 1
@@ -202,17 +206,37 @@ def teacher_passcode(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_with_a_passcode_only_the_teacher_starts_training(teacher_passcode: str) -> None:
     app = page("train")
-    assert "Only the teacher can start or stop training here" in texts(app)
+    assert "Only the teacher starts and stops training here" in texts(app)
+    assert not [b for b in app.button if "Start" in b.label]  # no control a student can't use
+    from pages.common import server_job
+
+    assert server_job().snapshot().state == "idle"
+    app.text_input(key="teacher_passcode_field").input(teacher_passcode).run()
+    app.run()  # a later rerun still knows the passcode
+    assert "Only the teacher starts" not in texts(app)
     app.number_input(key="per_class").set_value(10)
     app.number_input(key="epochs").set_value(1)
     app.button[0].click().run()
-    assert "Only the teacher can start or stop training: enter the passcode." in texts(app)
-    from pages.common import training_job
+    assert server_job().snapshot().state in ("running", "done")
+    assert server_job().wait(TIMEOUT).state == "done"
 
-    assert training_job().snapshot().state == "idle"
-    app.text_input(key="teacher_passcode_field").input(teacher_passcode).run()
-    app.run()  # a later rerun still knows the passcode
-    assert "Only the teacher can start" not in texts(app)
-    app.button[0].click().run()
-    assert training_job().snapshot().state in ("running", "done")
-    assert training_job().wait(TIMEOUT).state == "done"
+
+def test_compare_is_the_teachers_and_every_tab_sees_its_result(teacher_passcode: str) -> None:
+    from pages.common import server_job
+
+    student = page("compare")
+    assert "Only the teacher starts these" in texts(student)
+    assert not student.button  # no heavy button a student could press
+    teacher = page("compare")
+    teacher.text_input(key="teacher_passcode_field").input(teacher_passcode).run()
+    teacher.select_slider(key="strategies_per_class").set_value(10)
+    teacher.number_input(key="strategies_epochs").set_value(1)
+    teacher.multiselect(key="keys").set_value(["scratch"])
+    teacher.button(key="run_compare").click().run()
+    assert server_job().snapshot().title == "Compare: 1 strategies"
+    refused = TrainConfig(data_source="embedded", weights="random", per_class=5, epochs=1)
+    assert not server_job().start(refused, teacher_passcode)  # one heavy job at a time
+    assert "Compare: 1 strategies is running" in server_job().busy_message()
+    assert server_job().wait(TIMEOUT).state == "done"
+    student.run()  # the student's tab, which pressed nothing, shows the result
+    assert len(student.dataframe) == 1 and not student.exception

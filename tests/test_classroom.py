@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tl_core.errors import NotAllowed, RunError
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.serving.access import PASSCODE_ENV, may_control_training, teacher_passcode
-from tl_core.serving.jobs import TrainingJob
+from tl_core.serving.jobs import ServerJob
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import (
     COMPLETE,
@@ -86,7 +87,7 @@ def test_without_a_passcode_anyone_may_train_with_one_only_the_teacher(
     monkeypatch.delenv(PASSCODE_ENV)
     assert teacher_passcode({"teacher_passcode": "lark"}) == "lark" and teacher_passcode() is None
 
-    job = TrainingJob(runs_dir, passcode="owl")
+    job = ServerJob(runs_dir, passcode="owl")
     for entered in (None, "wrong"):
         with pytest.raises(NotAllowed, match="Only the teacher can start or stop training"):
             job.start(TINY, entered)
@@ -115,7 +116,7 @@ def test_a_run_killed_halfway_is_not_complete_and_the_next_start_marks_it(
     assert killed.state == RUNNING and not killed.is_complete
     assert latest_complete_run(runs_dir).name == first_run.name
 
-    TrainingJob(runs_dir)  # what a new server does when it starts
+    ServerJob(runs_dir)  # what a new server does when it starts
     assert read_run(killed.path).state == INTERRUPTED
     assert recover_interrupted(runs_dir) == []  # already done, and a finished run is left alone
     assert read_run(first_run.path).state == COMPLETE
@@ -240,8 +241,34 @@ def test_the_load_test_answers_every_client(first_run) -> None:
 
 
 @pytest.mark.slow
-def test_the_load_test_can_run_beside_a_training_job(first_run) -> None:
+def test_the_load_test_can_run_beside_a_server_job(first_run) -> None:
     slow = TrainConfig(data_source="embedded", weights="random", per_class=50, epochs=50)
     result = run_load_test(first_run.path, 2, 3, sample_drawing(), slow.to_dict())
     assert result.errors == 0 and result.requests > 0
     assert result.training_state == "running"
+
+
+def test_heavy_work_runs_in_the_job_one_at_a_time_and_stops_at_its_next_report(
+    runs_dir: Path,
+) -> None:
+    job = ServerJob(runs_dir, passcode="owl")
+    release = threading.Event()
+
+    def work(report) -> str:
+        for step in range(1000):
+            report(step, 1000, f"step {step}")
+            release.wait(0.01)
+        return "finished"
+
+    with pytest.raises(NotAllowed):
+        job.start_task("demo", "A demo", work)  # no passcode: not started
+    assert job.snapshot().state == "idle"
+    assert job.start_task("demo", "A demo", lambda report: 42, "owl")
+    assert job.wait(10).state == "done" and job.latest("demo") == ("A demo", 42)
+    assert job.start_task("demo", "A long demo", work, "owl")
+    assert not job.start(TINY, "owl")  # training waits for it
+    assert job.busy_message().startswith("A long demo is running")
+    assert job.snapshot().kind == "demo" and job.snapshot().is_active
+    assert job.stop("owl")
+    assert job.wait(10).state == "stopped"
+    assert job.latest("demo") == ("A demo", 42)  # a stopped job leaves the last result

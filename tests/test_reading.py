@@ -99,11 +99,11 @@ def test_the_app_and_the_cli_give_the_same_accuracy_for_the_same_settings(
     tmp_path: Path, capsys
 ) -> None:
     from tl_core.cli import main
-    from tl_core.serving.jobs import DONE, TrainingJob
+    from tl_core.serving.jobs import DONE, ServerJob
     from tl_core.serving.runs import latest_complete_run
 
     settings = dict(data_source="embedded", weights="random", per_class=10, test_per_class=5)
-    job = TrainingJob(tmp_path / "app-runs")  # the Train page's server-wide job
+    job = ServerJob(tmp_path / "app-runs")  # the Train page's server-wide job
     assert job.start(TrainConfig(**settings, epochs=3))
     assert job.wait(timeout=300).state == DONE
     app_metrics = latest_complete_run(tmp_path / "app-runs").metrics

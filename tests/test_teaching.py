@@ -2,6 +2,7 @@
 the feature space, and the class handwriting set. Small data, real Keras and real digits."""
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -16,9 +17,11 @@ from tl_core.pipeline.train import train
 from tl_core.serving.runs import load_model
 from tl_core.teaching.compare import (
     CompareSettings,
+    StrategyResult,
     compare,
     data_size_sweep,
     freeze_features_new_head,
+    result_key,
     small_cnn,
 )
 from tl_core.teaching.handwriting import (
@@ -67,13 +70,40 @@ def test_imagenet_strategies_run_when_weights_are_there(
     assert len(fine_tuned.val_accuracy) == TINY.epochs + TrainConfig().fine_tune_epochs
 
 
-def test_results_are_cached_per_setting(tmp_path: Path) -> None:
-    first = compare(TINY, ("scratch",), cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.json"))) == 1
-    again = compare(TINY, ("scratch",), cache_dir=tmp_path)
-    assert again == first  # read back, not trained again (seconds would differ)
-    compare(CompareSettings(**{**TINY.__dict__, "epochs": 1}), ("scratch",), cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.json"))) == 2
+def test_a_saved_result_is_reused_only_when_every_input_is_the_same(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+
+    def scratch(settings: CompareSettings) -> StrategyResult:
+        return compare(settings, ("scratch",), cache_dir=cache)[0]
+
+    first = scratch(TINY)
+    assert not first.cached and len(list(cache.glob("*.json"))) == 1
+    again = scratch(TINY)
+    assert again.cached and replace(again, cached=False) == first  # read back, not trained
+    assert not scratch(replace(TINY, epochs=1)).cached  # a setting
+    data = load_embedded()
+    digits = tmp_path / "mnist.npz"
+    arrays = {"x_train": data.x_train, "y_train": data.y_train}
+    np.savez(digits, **arrays, x_test=data.x_test, y_test=data.y_test)
+    from_file = replace(TINY, data_source="file", data_path=str(digits))
+    assert not scratch(from_file).cached  # another data source
+    assert scratch(from_file).cached
+    changed = data.x_test.copy()
+    changed[:, 0, 0] = 255  # the same file name, other digits
+    np.savez(digits, **arrays, x_test=changed, y_test=data.y_test)
+    assert not scratch(from_file).cached
+
+
+def test_the_result_key_follows_the_weights_file_not_its_name(
+    vgg16_weights_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DIGITLAB_WEIGHTS", str(vgg16_weights_file))
+    before = result_key("imagenet", TINY)
+    assert result_key("imagenet", TINY) == before and result_key("random", TINY) != before
+    other = tmp_path / vgg16_weights_file.name
+    other.write_bytes(vgg16_weights_file.read_bytes() + b"another file, the same name")
+    monkeypatch.setenv("DIGITLAB_WEIGHTS", str(other))
+    assert result_key("imagenet", TINY) != before
 
 
 def test_the_develop_model_approach_freezes_the_conv_layers_only() -> None:

@@ -1,16 +1,22 @@
-"""One background training job per server, watched by every browser tab.
+"""One heavy job at a time per server, watched by every browser tab.
 
-The app keeps a single TrainingJob (through `st.cache_resource`); its worker thread calls
-`train` and only records progress here, never touching Streamlit. Pages poll `snapshot()`.
-A second start while a job runs is refused, and leaving a page does not stop training.
-When a teacher passcode is set (tl_core.serving.access), only a caller that gives it may start or
-stop; everyone may watch.
+Everything heavy goes through the app's single ServerJob (kept by `st.cache_resource`):
+training, and the Compare page's comparisons, data-size sweeps and cuts, each of which
+trains several networks. Its worker thread runs the work and only records progress here,
+never touching Streamlit; pages poll `snapshot()`, and the last result of each kind of work
+stays for every tab to show (`latest`). A second start while a job runs is refused with a
+sentence naming what is running, and leaving a page does not stop the job. When a teacher
+passcode is set (tl_core.serving.access), only a caller that gives it may start or stop;
+everyone may watch. Cheap per-student work (predicting a drawing, showing a saved result)
+never goes through here.
 """
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped
@@ -26,6 +32,9 @@ IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
     "stopped",
     "failed",
 )
+TRAINING = "train"  # the kind of the Train page's job; other kinds name their own work
+Report = Callable[[int, int, str], None]  # step, total, message; raises once stopped
+Work = Callable[[Report], Any]
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class JobStatus:
     """A copy of the job's state at one moment, safe to read from any thread."""
 
     state: str = IDLE
+    kind: str = ""
+    title: str = ""
     config: TrainConfig | None = None
     phase: str = ""
     step: int = 0
@@ -51,8 +62,8 @@ class JobStatus:
         return self.state in (RUNNING, STOPPING)
 
 
-class TrainingJob:
-    """Runs at most one `train` at a time in a worker thread."""
+class ServerJob:
+    """Runs at most one heavy job at a time (a training or another task) in a worker thread."""
 
     def __init__(self, runs_dir: Path | None = None, passcode: str | None = None) -> None:
         """One per server; runs left "running" by a server that was killed are recovered."""
@@ -63,6 +74,7 @@ class TrainingJob:
         self._status = JobStatus()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._latest: dict[str, tuple[str, Any]] = {}
 
     def may_control(self, entered: str | None) -> bool:
         """Whether a caller who entered this passcode (or none) may start and stop training."""
@@ -73,16 +85,55 @@ class TrainingJob:
 
         Raises NotAllowed when a teacher passcode is set and `entered` is not it.
         """
+        title = "Training" + ("" if config.is_transfer else " (random weights)")
+        return self._launch(TRAINING, title, config, lambda: self._train(config), entered)
+
+    def start_task(self, kind: str, title: str, work: Work, entered: str | None = None) -> bool:
+        """Start other heavy work: `work(report)` runs in the worker thread and returns the
+        result that `latest(kind)` then gives every tab. False if a job is already running.
+
+        `report(step, total, message)` records progress, and raises TrainingStopped once a
+        stop was asked for, so the work ends at its next report.
+        """
+        return self._launch(kind, title, None, lambda: self._task(kind, title, work), entered)
+
+    def latest(self, kind: str) -> tuple[str, Any] | None:
+        """(title, result) of the last finished job of this kind since the server started."""
+        with self._lock:
+            return self._latest.get(kind)
+
+    def busy_message(self) -> str:
+        """One sentence for a start that was refused: what is running, and what to do."""
+        status = self.snapshot()
+        return (
+            f"{status.title or 'A job'} is running on the server: wait until it is done "
+            "(every tab shows its progress), or stop it first."
+        )
+
+    def _launch(
+        self,
+        kind: str,
+        title: str,
+        config: TrainConfig | None,
+        body: Callable[[], None],
+        entered: str | None,
+    ) -> bool:
         self._check_allowed(entered)
         with self._lock:
             if self._status.is_active:
                 return False
             self._stop = threading.Event()
             self._status = JobStatus(
-                RUNNING, config, "data", message="Starting", started=time.monotonic()
+                RUNNING,
+                kind,
+                title,
+                config,
+                kind if kind != TRAINING else "data",
+                message="Starting",
+                started=time.monotonic(),
             )
             self._thread = threading.Thread(
-                target=self._work, args=(config,), daemon=True, name="digit-lab-training"
+                target=self._run, args=(body,), daemon=True, name=f"digit-lab-{kind}"
             )
             self._thread.start()
             return True
@@ -112,17 +163,31 @@ class TrainingJob:
         if not self.may_control(entered):
             raise NotAllowed("Only the teacher can start or stop training: enter the passcode.")
 
-    def _work(self, config: TrainConfig) -> None:
+    def _run(self, body: Callable[[], None]) -> None:
+        """The worker thread: run the job and record how it ended, whatever happens."""
         try:
-            result = train(config, self.runs_dir, listener=self._record, stop=self._stop)
+            body()
         except TrainingStopped:
-            self._finish(STOPPED, message="Stopped: the run was not saved as complete.")
+            self._finish(STOPPED, message="Stopped: nothing was saved as complete.")
         except DigitLabError as error:
             self._finish(FAILED, error=str(error))
         except BaseException as error:  # the worker must never die silently
-            self._finish(FAILED, error=f"Training failed unexpectedly: {error}"[:500])
-        else:
-            self._finish(DONE, run_name=result.run.name, message="Saved: now the model in use.")
+            self._finish(FAILED, error=f"{self._status.title} failed unexpectedly: {error}"[:500])
+
+    def _train(self, config: TrainConfig) -> None:
+        result = train(config, self.runs_dir, listener=self._record, stop=self._stop)
+        self._finish(DONE, run_name=result.run.name, message="Saved: now the model in use.")
+
+    def _task(self, kind: str, title: str, work: Work) -> None:
+        def report(step: int, total: int, message: str) -> None:
+            if self._stop.is_set():
+                raise TrainingStopped(f"{title} was stopped.")
+            self._record(ProgressEvent(kind, step, total, message=message))
+
+        result = work(report)
+        with self._lock:
+            self._latest[kind] = (title, result)
+        self._finish(DONE, message="Done: every tab shows the result.")
 
     def _record(self, event: ProgressEvent) -> None:
         """The listener: keep the latest progress per phase and one history row per epoch."""

@@ -28,14 +28,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from tl_core.config import TrainConfig
+from tl_core.config import BOTTLENECKS, TrainConfig
 from tl_core.errors import WeightsUnavailable
 from tl_core.files import read_json, write_json
 from tl_core.paths import digitlab_home
 from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import MnistData, load_mnist, take_budget
 from tl_core.pipeline.drawn import drawn_digit_set
-from tl_core.pipeline.model import compile_classifier
+from tl_core.pipeline.model import compile_classifier, resolve_weights
 from tl_core.pipeline.preprocess import deskew
 from tl_core.pipeline.train import train
 
@@ -47,8 +47,9 @@ STRATEGIES = {
     "develop": "Small CNN trained on digits 0-4, frozen, new head on 5-9",
 }
 SOURCE_DIGITS, TARGET_DIGITS = range(0, 5), range(5, 10)
-CACHE_FORMAT = 2  # 2: drawn-digit accuracy, deskewed small CNNs
+CACHE_FORMAT = 3  # 2: drawn-digit accuracy, deskewed small CNNs; 3: keyed by every input
 Listener = Callable[[str], None]
+Report = Callable[[int, int, str], None]  # step, total, message (serving.jobs.ServerJob)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class CompareSettings:
     test_per_class: int = 50
     epochs: int = 10
     data_source: str = "auto"
+    data_path: str | None = None
     bottleneck: str = "block5"
     seed: int = 0
 
@@ -66,6 +68,7 @@ class CompareSettings:
         """The same settings as a TrainConfig for the VGG16 strategies."""
         return TrainConfig(
             data_source=self.data_source,
+            data_path=self.data_path,
             per_class=self.per_class,
             test_per_class=self.test_per_class,
             epochs=self.epochs,
@@ -88,6 +91,7 @@ class StrategyResult:
     test_accuracy: float | None = None
     drawn_accuracy: float | None = None
     seconds: float | None = None
+    cached: bool = False  # read back from the saved results, not trained now
 
 
 def compare(
@@ -130,26 +134,92 @@ def data_size_sweep(
     return points
 
 
+def comparison_work(
+    settings: CompareSettings, keys: tuple[str, ...]
+) -> Callable[[Report], list[StrategyResult]]:
+    """The Compare page's strategies as work for the server's one heavy job."""
+    return lambda report: compare(settings, keys, _counting(report, len(keys)))
+
+
+def sweep_work(
+    settings: CompareSettings, per_class_values: tuple[int, ...], keys: tuple[str, ...]
+) -> Callable[[Report], list[dict[str, Any]]]:
+    """The data-size sweep as work for the server's one heavy job."""
+    total = len(per_class_values) * len(keys)
+    return lambda report: data_size_sweep(
+        settings, per_class_values, keys, _counting(report, total)
+    )
+
+
+def cuts_work(key: str) -> Callable[[Report], dict[str, StrategyResult]]:
+    """One strategy cut after each block, as work for the server's one heavy job."""
+
+    def work(report: Report) -> dict[str, StrategyResult]:
+        listener = _counting(report, len(BOTTLENECKS))
+        return {
+            block: compare(CompareSettings(bottleneck=block), (key,), listener)[0]
+            for block in BOTTLENECKS
+        }
+
+    return work
+
+
+def _counting(report: Report, total: int) -> Listener:
+    """A listener that reports each strategy it is told of as the next step of `total`."""
+    done = 0
+
+    def listener(message: str) -> None:
+        nonlocal done
+        report(done, total, message)
+        done += 1
+
+    return listener
+
+
 def compare_cache_dir() -> Path:
     return digitlab_home() / "cache" / "compare"
 
 
 def _cached(key: str, settings: CompareSettings, cache_dir: Path | None) -> StrategyResult:
-    """A result from the cache when its settings were run before, else trained and stored.
+    """A result from the cache when every input was the same before, else trained and stored.
 
     Unavailable results are never stored: once the weights are there, they run.
     """
-    folder = cache_dir or compare_cache_dir()
-    identity = json.dumps({"format": CACHE_FORMAT, "key": key, **asdict(settings)}, sort_keys=True)
-    path = folder / f"{hashlib.sha256(identity.encode()).hexdigest()[:24]}.json"
     try:
-        return StrategyResult(**read_json(path))
+        identity = result_key(key, settings)
+    except WeightsUnavailable as error:
+        return _unavailable(key, error)
+    path = (cache_dir or compare_cache_dir()) / f"{identity}.json"
+    try:
+        return StrategyResult(**{**read_json(path), "cached": True})
     except (OSError, ValueError, TypeError):
         pass
     result = _run(key, settings)
     if result.available:
         write_json(path, asdict(result))
     return result
+
+
+def _unavailable(key: str, error: WeightsUnavailable) -> StrategyResult:
+    """The strategy can't run here: its first sentence says why (the weights are missing)."""
+    return StrategyResult(key, STRATEGIES[key], False, reason=str(error).split(". ")[0] + ".")
+
+
+def result_key(key: str, settings: CompareSettings) -> str:
+    """A hash of everything a strategy's result depends on: the strategy and settings, the
+    digits themselves (so the data source, its size and any change to its files count), the
+    drawn digits, and for VGG16 with ImageNet weights the weights file's checksum.
+
+    Raises WeightsUnavailable when the strategy needs ImageNet weights this machine lacks.
+    """
+    data = _budget(settings)
+    digest = hashlib.sha256()
+    for array in (data.x_train, data.y_train, data.x_test, data.y_test, drawn_digit_set().x):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    weights = resolve_weights("imagenet").identity if key in ("imagenet", "fine-tune") else key
+    inputs = {"format": CACHE_FORMAT, "key": key, **asdict(settings), "weights": weights}
+    digest.update(json.dumps(inputs, sort_keys=True).encode())
+    return digest.hexdigest()[:24]
 
 
 def _run(key: str, settings: CompareSettings) -> StrategyResult:
@@ -163,7 +233,7 @@ def _run(key: str, settings: CompareSettings) -> StrategyResult:
         else:
             val, test, drawn = _develop(settings)
     except WeightsUnavailable as error:
-        return StrategyResult(key, STRATEGIES[key], False, reason=str(error).split(". ")[0] + ".")
+        return _unavailable(key, error)
     seconds = round(time.perf_counter() - started, 1)
     return StrategyResult(key, STRATEGIES[key], True, "", val, test, drawn, seconds)
 
@@ -184,7 +254,7 @@ def _vgg16(config: TrainConfig) -> Scores:
 
 
 def _budget(settings: CompareSettings) -> MnistData:
-    data = load_mnist(settings.data_source)
+    data = load_mnist(settings.data_source, settings.data_path)
     return take_budget(data, settings.per_class, settings.test_per_class, settings.seed)
 
 

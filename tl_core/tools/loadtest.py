@@ -157,7 +157,7 @@ def _serve(run_path: str, training: dict[str, Any] | None, ports: Any, stop: Any
     from tl_core.config import TrainConfig
     from tl_core.paths import HOME_ENV
     from tl_core.pipeline.images import read_image
-    from tl_core.serving.jobs import TrainingJob
+    from tl_core.serving.jobs import ServerJob
     from tl_core.serving.predict import Predictor
     from tl_core.serving.runs import load_model, read_run
 
@@ -193,7 +193,7 @@ def _serve(run_path: str, training: dict[str, Any] | None, ports: Any, stop: Any
     job = None
     if training is not None:  # in a folder of its own, from an empty feature cache
         os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-loadtest-")
-        job = TrainingJob()
+        job = ServerJob()
         job.start(TrainConfig.from_dict(training))
     ports.put((server.server_address[1], None))
     stop.wait()

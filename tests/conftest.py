@@ -25,6 +25,7 @@ def isolated_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DIGITLAB_HOME", str(tmp_path / "digitlab"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("DIGITLAB_WEIGHTS", raising=False)
+    monkeypatch.delenv("DIGITLAB_TEACHER_PASSCODE", raising=False)  # a teacher's own shell
     monkeypatch.setenv("DIGITLAB_OFFLINE", "1")  # the same result with or without internet
     return tmp_path
 

@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from tl_core.config import TrainConfig
-from tl_core.serving.runs import Run
+from tl_core.serving.predict import Predictor
+from tl_core.serving.runs import Run, load_model
 
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -109,9 +110,17 @@ def test_draw_page_predicts_an_injected_drawing(trained_run: Run) -> None:
     app = draw_a_seven()
     assert not app.exception, app.exception
     (guess,) = [m for m in app.metric if m.label == "The network says"]
-    assert guess.value in [str(d) for d in range(10)]
-    chart = app.get("vega_lite_chart")[0]
-    assert chart is not None
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))  # as canvas_value draws it
+    ImageDraw.Draw(image).line([(60, 40), (200, 40), (110, 250)], fill="white", width=18)
+    model = load_model(trained_run, trained_run.path.parent)
+    expected = Predictor(model).predict_image(np.asarray(image), drawing=True)
+    assert guess.value == str(expected.digit)  # the shared model's answer for this drawing
+    shown = [c.value for c in app.caption if c.value.startswith("Probabilities: ")]
+    assert shown == [
+        "Probabilities: "
+        + " · ".join(f"{d}: {p:.0%}" for d, p in enumerate(expected.probabilities))
+    ]
+    assert len(app.get("vega_lite_chart")) == 1
 
 
 def test_draw_page_with_an_empty_canvas_asks_for_a_digit(trained_run: Run) -> None:

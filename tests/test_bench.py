@@ -55,12 +55,12 @@ def test_bench_prints_a_table_and_writes_every_key(tmp_path: Path, capsys) -> No
     assert all(isinstance(results[key], int | float) for key in KEYS)
     assert results["cores"] >= 1 and results["train_digits"] == 30 and results["test_digits"] == 20
     assert all(results[key] > 0 for key in KEYS if key.endswith(("_s", "_mb", "_ms", "img_s_32")))
-    assert 0 <= results["acc_cached_clean"] <= 1 and 0 <= results["quick_run_acc"] <= 1
+    for key in ("acc_cached_clean", "quick_run_acc"):  # right answers over 20 test digits
+        assert results[key] * 20 == pytest.approx(round(results[key] * 20))
     # the speedup is printed to two decimals: it is the ratio of the times, rounded
     ratio = results["train_naive_s"] / results["train_cached_s"]
     assert abs(results["speedup"] - ratio) <= 0.005 + 1e-9
     clean, drawn = results["app_f32_clean"], results["app_f32_drawn"]
     assert abs(results["app_f32_drawn_ratio"] - (drawn / clean if clean else 0)) <= 0.0005 + 1e-9
-    assert results["latency_p50_ms"] <= results["latency_p95_ms"]
     table = capsys.readouterr().out
     assert "speedup naive / cached" in table and f"{results['speedup']}x" in table

@@ -161,6 +161,7 @@ def test_a_model_file_altered_in_place_is_refused_when_loaded(first_run, runs_di
 
 def test_a_full_disk_while_saving_keeps_the_previous_model(first_run, runs_dir: Path) -> None:
     """RLIMIT_FSIZE makes the kernel refuse the large model file, as a full disk would."""
+    before = Predictor(load_model(first_run, runs_dir)).probabilities(load_embedded().x_test[:20])
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
@@ -180,7 +181,9 @@ def test_a_full_disk_while_saving_keeps_the_previous_model(first_run, runs_dir: 
     assert not list(failed.path.glob(".*"))  # no half-written model left behind
     in_use = latest_complete_run(runs_dir)
     assert in_use.name == first_run.name
-    assert Predictor(load_model(in_use, runs_dir)).predict_image(scans(1)[0]).digit in range(10)
+    digits = load_embedded().x_test[:20]
+    served = Predictor(load_model(in_use, runs_dir)).probabilities(digits)
+    np.testing.assert_allclose(served, before, atol=1e-6)  # the very same model, still served
 
 
 def test_a_runs_folder_that_cannot_be_written_says_so(tmp_path: Path) -> None:
@@ -236,8 +239,7 @@ def test_the_load_test_answers_every_client(first_run) -> None:
     result = run_load_test(first_run.path, clients=4, seconds=3, drawing=sample_drawing())
     summary = result.summary()
     assert result.errors == 0 and result.requests >= 4 and len(result.digits) == 1
-    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
-    assert summary["throughput_per_s"] > 0
+    assert summary["requests"] == result.requests and min(result.latencies_ms) > 0
 
 
 @pytest.mark.slow

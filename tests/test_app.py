@@ -67,8 +67,11 @@ def test_home_explains_the_steps_and_says_weights_are_missing() -> None:
 def test_data_page_shows_samples_and_augmentation() -> None:
     app = page("data")
     assert len(app.get("image")) == 3  # the sample grid, and before/after for train and test
+    before = [image.proto.imgs[0].url for image in app.get("image")]
     app.slider(key="aug_rotation").set_value(40.0).run()
     assert not app.exception
+    after = [image.proto.imgs[0].url for image in app.get("image")]
+    assert after[0] == before[0] and after[1:] != before[1:]  # only the augmented ones change
 
 
 def test_train_page_runs_a_job_to_completion_and_shows_curves() -> None:
@@ -144,10 +147,17 @@ def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None
     assert "Test accuracy (clean digits)" in labels
     assert "Test accuracy (augmented digits)" in labels
     assert len(app.dataframe) >= 1
+    metrics = trained_run.metrics
+    assert app.metric[0].value == f"{metrics['test_accuracy']:.1%}"
+    assert app.metric[1].value == f"{metrics['test_accuracy_augmented']:.1%}"
+    assert app.metric[2].value == f"{metrics['drawn_accuracy']:.1%}"
     app.selectbox(key="true").set_value(0).run()
     app.selectbox(key="guess").set_value(0).run()
     assert not app.exception
-    assert np.isfinite(float(app.metric[0].value.rstrip("%")))
+    right = np.array(metrics["confusion"])[0, 0]  # the zeros read as zeros, from the run
+    shown = f"{right} test digit(s) 0 guessed as 0" if right else "No test digit 0 was"
+    captions = [image.caption for element in app.get("image") for image in element.proto.imgs]
+    assert shown in texts(app) + " ".join(captions)
 
 
 def test_compare_page_runs_offline_strategies_and_marks_imagenet_unavailable() -> None:

@@ -14,11 +14,20 @@ from pages.common import (
 )
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
-from tl_core.pipeline.preprocess import deskewed_preview, model_input_preview
+from tl_core.pipeline.preprocess import previews
 from tl_core.serving.predict import LOW_CONFIDENCE
 from tl_core.teaching.handwriting import clear_handwriting, load_handwriting, save_drawing
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
+# A plain Vega-Lite spec: a bar per digit. (st.bar_chart builds and validates an Altair
+# chart on every rerun, which cost about 45 ms of server CPU per drawing.)
+PROBABILITY_BARS = {
+    "mark": "bar",
+    "encoding": {
+        "x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0}},
+        "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]}},
+    },
+}
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
 
 
@@ -108,11 +117,10 @@ with result_col:
                     f"Not sure (below {LOW_CONFIDENCE:.0%}): try drawing it larger "
                     "and centred, like the digits on the Data page."
                 )
-            chart = pd.DataFrame(
-                {"probability": prediction.probabilities},
-                index=pd.Index([str(d) for d in range(10)], name="digit"),
+            probabilities = pd.DataFrame(
+                {"digit": [str(d) for d in range(10)], "probability": prediction.probabilities}
             )
-            st.bar_chart(chart, y="probability", height=220)
+            st.vega_lite_chart(probabilities, PROBABILITY_BARS, height=220)
             st.caption(
                 "Probabilities: "
                 + " · ".join(
@@ -127,12 +135,7 @@ with result_col:
             steps[1].image(
                 prediction.digit_image, caption="cut out, 20x20 box, centred (28x28)", width=110
             )
-            steps[2].image(
-                deskewed_preview(prediction.digit_image), caption="slant straightened", width=110
-            )
             size = predictor.input_size
-            steps[3].image(
-                model_input_preview(prediction.digit_image, size),
-                caption=f"VGG16 input, {size}x{size}",
-                width=110,
-            )
+            straight, model_input = previews(prediction.digit_image, size)
+            steps[2].image(straight, caption="slant straightened", width=110)
+            steps[3].image(model_input, caption=f"VGG16 input, {size}x{size}", width=110)

@@ -55,8 +55,9 @@ def test_bench_prints_a_table_and_writes_every_key(tmp_path: Path, capsys) -> No
     assert all(isinstance(results[key], int | float) for key in KEYS)
     assert results["cores"] >= 1 and results["train_digits"] == 30 and results["test_digits"] == 20
     assert all(results[key] > 0 for key in KEYS if key.endswith(("_s", "_mb", "_ms", "img_s_32")))
-    for key in ("acc_cached_clean", "quick_run_acc"):  # right answers over 20 test digits
-        assert results[key] * 20 == pytest.approx(round(results[key] * 20))
+    # right answers over the test digits: 2 per class, and 3 in the quick run's budget
+    for key, digits in (("acc_cached_clean", 20), ("quick_run_acc", 30)):
+        assert results[key] * digits == pytest.approx(round(results[key] * digits), abs=0.01)
     # the speedup is printed to two decimals: it is the ratio of the times, rounded
     ratio = results["train_naive_s"] / results["train_cached_s"]
     assert abs(results["speedup"] - ratio) <= 0.005 + 1e-9

@@ -5,7 +5,6 @@ canvas, sees ten probabilities appear, and saves a screenshot of every page.
 Screenshots and timings go to `screenshots/` at the repository root (see the README).
 """
 
-import itertools
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tl_core.serving.runs import RUNNING, Run, list_runs, resolve_runs_dir
+from tl_core.tools.classload import run_class_load, stroke_of_a_seven
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "screenshots"
@@ -119,19 +119,12 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
-def seven_on_canvas(page: Page, steps: int = 15) -> list[tuple[float, float]]:
-    """The stroke of a 7 in page coordinates (CSS pixels), `steps` points per line."""
+def seven_on_canvas(page: Page) -> list[tuple[float, float]]:
+    """The stroke of a 7 in page coordinates (CSS pixels), once the canvas is visible."""
     canvas = page.locator("canvas.upper-canvas").first
     expect(canvas).to_be_visible(timeout=60_000)
     canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    corners = [(0.22, 0.15), (0.75, 0.15), (0.40, 0.90)]
-    points = [corners[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(corners):
-        points += [
-            (x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(1, steps + 1)
-        ]
-    return [(box["x"] + px * box["width"], box["y"] + py * box["height"]) for px, py in points]
+    return stroke_of_a_seven(canvas.bounding_box())
 
 
 def draw_seven(page: Page) -> None:
@@ -313,3 +306,12 @@ def test_a_page_url_opened_first_on_a_fresh_server_shows_that_page_and_the_apps_
     assert "Deploy" not in page.content()  # no developer toolbar for students
     expect(page.get_by_text(re.compile("^Running"))).to_have_count(0, timeout=60_000)  # loaded
     shoot(page, f"deep-link-{path}")
+
+
+def test_the_class_load_test_answers_every_student_through_the_real_server(
+    trained_run: Run, isolated_homes: Path
+) -> None:
+    result = run_class_load(students=2, rounds=2, home=isolated_homes / "digitlab")
+    assert result["drawings"] == result["answered"] == 4 and result["errors"] == 0
+    assert 0 < result["answer_p50_s"] <= result["answer_max_s"] < 60
+    assert result["server_cpu_s_per_drawing"] > 0 and result["server_peak_rss_mb"] > 100

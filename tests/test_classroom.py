@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -274,3 +275,15 @@ def test_heavy_work_runs_in_the_job_one_at_a_time_and_stops_at_its_next_report(
     assert job.stop("owl")
     assert job.wait(10).state == "stopped"
     assert job.latest("demo") == ("A demo", 42)  # a stopped job leaves the last result
+
+
+def test_a_heavy_job_waits_between_batches_while_drawings_wait_for_answers() -> None:
+    from tl_core.serving.predict import DRAWINGS_WAITING
+
+    with DRAWINGS_WAITING:  # a student's drawing is being answered
+        started = time.monotonic()
+        DRAWINGS_WAITING.wait_until_none(timeout=0.3)
+        assert time.monotonic() - started >= 0.3  # the job waited for it
+    started = time.monotonic()
+    DRAWINGS_WAITING.wait_until_none(timeout=5)
+    assert time.monotonic() - started < 0.5  # nothing waiting: the job goes straight on

@@ -127,3 +127,20 @@ def test_random_weights_fingerprint_follows_the_values() -> None:
     again = weights_fingerprint(build_base_model(32, resolve_weights("random"), seed=0))
     other = weights_fingerprint(build_base_model(32, resolve_weights("random"), seed=1))
     assert first == again != other
+
+
+def test_precision_auto_follows_the_cpu_unless_float32_is_forced(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tl_core.pipeline import model
+
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(model, "CPU_FLAGS_FILE", cpuinfo)
+    cpuinfo.write_text("flags : fpu avx2 avx512_bf16\n")
+    assert model.resolve_precision("auto") == "bfloat16"
+    cpuinfo.write_text("flags : fpu avx2\n")  # most laptops
+    assert model.resolve_precision("auto") == "float32"
+    cpuinfo.write_text("flags : fpu avx2 avx512_bf16\n")
+    monkeypatch.setenv("DIGITLAB_PRECISION", "float32")
+    assert model.resolve_precision("auto") == "float32"
+    assert model.resolve_precision("bfloat16") == "bfloat16"  # a named precision wins

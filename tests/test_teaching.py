@@ -57,7 +57,8 @@ def test_strategies_give_one_curve_each_and_imagenet_is_unavailable_offline(tmp_
         result = by_key[key]
         assert result.available and len(result.val_accuracy) == TINY.epochs
         tested = 30 if key != "develop" else 15  # develop: digits 5-9 of 3 per class
-        assert result.test_accuracy * tested == pytest.approx(round(result.test_accuracy * tested))
+        right = result.test_accuracy * tested  # stored to 5 decimals
+        assert right == pytest.approx(round(right), abs=0.01)
         assert result.seconds > 0 and not result.cached
 
 

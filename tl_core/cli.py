@@ -111,6 +111,18 @@ def _parser() -> argparse.ArgumentParser:
     _add_runs_dir(loadtest)
     loadtest.set_defaults(command=_loadtest)
 
+    classload = commands.add_parser(
+        "classload",
+        help="N students draw at once on the real app in Chromium (needs requirements-dev)",
+    )
+    classload.add_argument("--students", type=int, default=8)
+    classload.add_argument("--rounds", type=int, default=5, help="drawings per student")
+    classload.add_argument(
+        "--while-training", action="store_true", help="a teacher trains meanwhile"
+    )
+    classload.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    classload.set_defaults(command=_classload)
+
     compare = commands.add_parser(
         "compare", help="train the ways to transfer on the same digits and print a table"
     )
@@ -324,6 +336,20 @@ def _loadtest(args: argparse.Namespace) -> int:
         print(f"{key:>16}  {value}")
     if args.json:
         write_json(args.json, summary)
+    return 0
+
+
+def _classload(args: argparse.Namespace) -> int:
+    from tl_core.files import write_json
+    from tl_core.serving.runs import latest_complete_run, resolve_runs_dir
+    from tl_core.tools.classload import format_class_load, run_class_load
+
+    if latest_complete_run(resolve_runs_dir(None)) is None:
+        raise DigitLabError("There is no trained model yet: run `python -m tl_core train` first.")
+    result = run_class_load(args.students, args.rounds, args.while_training)
+    print(format_class_load(result))
+    if args.json:
+        write_json(args.json, result)
     return 0
 
 

@@ -1,8 +1,9 @@
 """Step 5, bottleneck features: run the frozen base once per image and keep its output.
 
-The frozen base is almost all of the cost (about 245 images/s at 32x32 on 2 cores), and its
-output never changes while only the head trains. So each image (and each augmented view) goes
-through the base once, the features are cached on disk, and the head trains on them.
+The frozen base is almost all of the cost (measured on 2 cores at 32x32: about 600 images/s
+in float32, 1,200 in bfloat16), and its output never changes while only the head trains.
+So each image (and each augmented view) goes through the base once, the features are
+cached on disk, and the head trains on them.
 
 The cache key is a hash of the images themselves plus the input size and the weights'
 identity: anything that changes the features (data, subset, augmentation settings or seed,
@@ -25,7 +26,7 @@ from tl_core.files import file_digest, read_json, write_atomic, write_json
 from tl_core.pipeline.model import bfloat16_copy
 from tl_core.pipeline.preprocess import to_model_input
 
-FEATURE_BATCH = 128
+FEATURE_BATCH = 64  # 64 to 512 extract as fast; a short batch lets a drawing in sooner
 CACHE_FORMAT = 1
 log = logging.getLogger(__name__)
 

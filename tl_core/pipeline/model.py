@@ -25,6 +25,7 @@ from tl_core.errors import WeightsUnavailable
 from tl_core.files import file_digest
 
 WEIGHTS_ENV = "DIGITLAB_WEIGHTS"
+PRECISION_ENV = "DIGITLAB_PRECISION"
 CPU_FLAGS_FILE = Path("/proc/cpuinfo")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPUs that multiply bfloat16 in hardware
 IMAGENET_DOWNLOAD = Download(
@@ -126,9 +127,13 @@ def resolve_precision(precision: str = "auto") -> str:
     "auto" picks bfloat16 where the CPU multiplies it in hardware (measured on 2 cores: the
     frozen base extracts features about 2x faster, and they differ from float32 by about
     0.5%), and float32 everywhere else, where bfloat16 would be emulated and slow.
+    $DIGITLAB_PRECISION=float32 makes "auto" float32 on any CPU: the path of most laptops,
+    to measure or test it on a machine that has bfloat16.
     """
     if precision != "auto":
         return precision
+    if os.environ.get(PRECISION_ENV) in ("float32", "bfloat16"):
+        return os.environ[PRECISION_ENV]
     try:
         flags = set(CPU_FLAGS_FILE.read_text().split())
     except OSError:  # not Linux: no cheap way to ask, so stay exact

@@ -22,6 +22,7 @@ from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.serving.access import may_control_training
+from tl_core.serving.predict import DRAWINGS_WAITING
 from tl_core.serving.runs import recover_interrupted, resolve_runs_dir
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
@@ -190,7 +191,12 @@ class ServerJob:
         self._finish(DONE, message="Done: every tab shows the result.")
 
     def _record(self, event: ProgressEvent) -> None:
-        """The listener: keep the latest progress per phase and one history row per epoch."""
+        """The listener: keep the latest progress per phase and one history row per epoch.
+
+        Called by the worker between batches, it first lets the drawings that are waiting
+        be answered: on a shared server the students' answers go before the job.
+        """
+        DRAWINGS_WAITING.wait_until_none()
         with self._lock:
             status = self._status
             history = status.history

@@ -23,8 +23,38 @@ from tl_core.pipeline.images import digit_from_image
 from tl_core.pipeline.preprocess import to_model_input
 
 EVAL_BATCH = 256
+STUDENTS_FIRST_MAX_WAIT_S = 2.0  # a heavy job never waits longer than this for drawings
 WORKER_IDLE_S = 5.0
 LOW_CONFIDENCE = 0.6
+
+
+class _Waiting:
+    """How many drawings are waiting for their answer, across every Predictor of the server.
+
+    The heavy job (serving.jobs) waits for this to reach zero between its batches, so a
+    drawing never queues behind more than one batch of training on the shared cores.
+    """
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._idle:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.notify_all()
+
+    def wait_until_none(self, timeout: float = STUDENTS_FIRST_MAX_WAIT_S) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
+DRAWINGS_WAITING = _Waiting()
 
 
 @dataclass(frozen=True)
@@ -94,12 +124,15 @@ class Predictor:
         """
         digit_image = digit_from_image(image, drawing)
         request = _Request(digit_image)
-        with self._worker_lock:
-            self._requests.put(request)
-            if not self._worker_running:
-                self._worker_running = True
-                threading.Thread(target=self._serve, daemon=True, name="digit-lab-predict").start()
-        request.done.wait()
+        with DRAWINGS_WAITING:
+            with self._worker_lock:
+                self._requests.put(request)
+                if not self._worker_running:
+                    self._worker_running = True
+                    threading.Thread(
+                        target=self._serve, daemon=True, name="digit-lab-predict"
+                    ).start()
+            request.done.wait()
         if request.error is not None:
             raise request.error
         probabilities = request.result

@@ -1,0 +1,229 @@
+"""The load test through the real server: a class of N students drawing at the same moment.
+
+It starts `streamlit run app.py` on 127.0.0.1 with the newest complete run of the runs
+folder, opens the Draw page in N pages of one headless Chromium (Playwright), and for each
+round clears every canvas, then draws a 7 on each, one right after the other, as a class
+does when the teacher says "now". For each drawing it takes the time from the mouse-up to
+the end of the script run that answers it, as the student's browser sees it (the app's
+`data-test-script-state` going back to "notRunning"), and checks that the ten probabilities
+are shown. Server-side, it reads the server process's CPU time while the drawings are
+answered (not while the canvases are cleared) and its peak memory, from /proc.
+With `while_training`, a teacher page starts a long training run first and stops it at the
+end, so the students draw while the server trains.
+
+Needs Playwright (requirements-dev.txt) and Debian's Chromium at /usr/bin/chromium.
+"""
+
+import itertools
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+APP = Path(__file__).resolve().parents[2] / "app.py"
+ANSWER_TIMEOUT_MS = 120_000
+PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d in range(10)))
+# Records every script run the page sees as [start, end] in performance.now() milliseconds.
+WATCH_RUNS = """() => {
+  window.__runs = [];
+  const app = document.querySelector('[data-testid="stApp"]');
+  let start = null;
+  const note = () => {
+    const running = app.getAttribute('data-test-script-state') === 'running';
+    if (running && start === null) start = performance.now();
+    if (!running && start !== null) {
+      window.__runs.push([start, performance.now()]);
+      start = null;
+    }
+  };
+  new MutationObserver(note).observe(app, {attributes: true});
+  window.addEventListener('mouseup', () => { window.__mouseUp = performance.now(); }, true);
+}"""
+ANSWERED_AFTER = "t => window.__runs.some(([start]) => start >= t)"  # a run that began after t
+
+
+def stroke_of_a_seven(box: dict[str, float], steps: int = 15) -> list[tuple[float, float]]:
+    """The stroke of a 7 across a canvas's bounding box, in page coordinates."""
+    corners = [(0.22, 0.15), (0.75, 0.15), (0.40, 0.90)]
+    points = [corners[0]]
+    for (x0, y0), (x1, y1) in itertools.pairwise(corners):
+        points += [
+            (x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(1, steps + 1)
+        ]
+    return [(box["x"] + px * box["width"], box["y"] + py * box["height"]) for px, py in points]
+
+
+def run_class_load(
+    students: int, rounds: int, while_training: bool = False, home: Path | None = None
+) -> dict[str, Any]:
+    """Drive `students` pages for `rounds` rounds; returns the figures (see the module)."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = {**os.environ, **({"DIGITLAB_HOME": str(home)} if home else {})}
+    server = _start_server(port, env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            pages = [_open_draw_page(browser, url) for _ in range(students)]
+            for page in pages:  # warm: each page's first answer also loads its scripts
+                _clear(page)
+                _answer_time(page, _draw(page))
+            teacher = _start_training(browser, url) if while_training else None
+            cpu_before = _cpu_seconds(server.pid)
+            started = time.monotonic()
+            latencies, errors = [], 0
+            for _ in range(rounds):
+                for page in pages:
+                    _clear(page)
+                mouse_ups = [_draw(page) for page in pages]  # the class draws "now"
+                for page, mouse_up in zip(pages, mouse_ups, strict=True):
+                    try:
+                        latencies.append(_answer_time(page, mouse_up))
+                    except Exception:
+                        errors += 1
+            wall = time.monotonic() - started
+            cpu = _cpu_seconds(server.pid) - cpu_before
+            training_state = _stop_training(teacher) if teacher else None
+            browser.close()
+        drawings = students * rounds
+        return {
+            "students": students,
+            "rounds": rounds,
+            "while_training": while_training,
+            "training_state": training_state,
+            "drawings": drawings,
+            "answered": len(latencies),
+            "errors": errors,
+            "answer_p50_s": _percentile(latencies, 50),
+            "answer_p95_s": _percentile(latencies, 95),
+            "answer_max_s": round(max(latencies), 3) if latencies else None,
+            "server_cpu_s_per_drawing": round(cpu / drawings, 3),
+            "server_cpu_s": round(cpu, 2),  # while the drawings were answered, training too
+            "wall_s": round(wall, 1),  # the same spans, on the clock
+            "server_peak_rss_mb": _peak_rss_mb(server.pid),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def format_class_load(result: dict[str, Any]) -> str:
+    """The figures as a two-column text table."""
+    width = max(len(key) for key in result)
+    return "\n".join(f"{key:<{width}}  {value}" for key, value in result.items())
+
+
+def _open_draw_page(browser: Any, url: str) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(f"{url}/draw")
+    page.locator("canvas.upper-canvas").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.evaluate(WATCH_RUNS)
+    return page
+
+
+def _clear(page: Any) -> None:
+    """Press Clear and wait for the fresh canvas."""
+    clicked = page.evaluate("performance.now()")
+    page.get_by_role("button", name="Clear").click()
+    page.wait_for_function(ANSWERED_AFTER, arg=clicked, timeout=ANSWER_TIMEOUT_MS)
+    page.locator("canvas.upper-canvas").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+
+def _draw(page: Any) -> float:
+    """Draw a 7 with the mouse; returns the mouse-up moment in the page's clock (ms)."""
+    points = stroke_of_a_seven(page.locator("canvas.upper-canvas").first.bounding_box())
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+    return page.evaluate("window.__mouseUp")
+
+
+def _answer_time(page: Any, mouse_up: float) -> float:
+    """Seconds from the mouse-up to the end of the run that answered it, with the answer."""
+    page.wait_for_function(ANSWERED_AFTER, arg=mouse_up, timeout=ANSWER_TIMEOUT_MS)
+    ended = page.evaluate(
+        "t => Math.min(...window.__runs.filter(([s]) => s >= t).map(([, e]) => e))", mouse_up
+    )
+    if not page.get_by_text(PROBABILITIES).count():
+        raise RuntimeError("the answer did not show the ten probabilities")
+    return round((ended - mouse_up) / 1000, 3)
+
+
+def _start_training(browser: Any, url: str) -> Any:
+    """A teacher's page starts a run long enough to outlast the students' rounds."""
+    teacher = browser.new_page(viewport={"width": 1280, "height": 1600})
+    teacher.goto(f"{url}/train")
+    teacher.get_by_label("Training digits per class (0 = all)").fill("400")
+    teacher.get_by_label("Epochs").fill("100")
+    teacher.get_by_text("Start training").click()
+    teacher.get_by_text("Building features").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    return teacher
+
+
+def _stop_training(teacher: Any) -> str:
+    """Stop the teacher's run; says whether it was still running (it should have been)."""
+    stop = teacher.get_by_role("button", name="Stop")
+    if not stop.count():
+        return "ended before the students finished"
+    stop.click()
+    return "running throughout"
+
+
+def _start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=APP.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+            return server
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("streamlit did not start") from None
+            time.sleep(0.5)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024, 1)
+
+
+def _percentile(values: list[float], percent: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return round(statistics.quantiles(values, n=100, method="inclusive")[percent - 1], 3)

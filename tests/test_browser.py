@@ -236,7 +236,7 @@ def test_several_students_draw_at_once_while_training_runs(
     runs = list_runs(resolve_runs_dir(None))
     assert any(run.state == RUNNING for run in runs), "training ended before the students drew"
     shoot(students[0], "7-draw-during-training")
-    teacher.get_by_role("button", name="Stop").click()
+    teacher.locator(".st-key-stop button").click()  # the Train page's Stop button
 
 
 SHOWN_CELL = re.compile(r"test digits? ?(?:\(s\))? (\d) (?:was )?guessed as (\d)")

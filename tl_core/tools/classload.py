@@ -1,19 +1,21 @@
 """The load test through the real server: a class of N students drawing at the same moment.
 
 It starts `streamlit run app.py` on 127.0.0.1 with the newest complete run of the runs
-folder, opens the Draw page in N pages of one headless Chromium (Playwright), and for each
-round clears every canvas, then draws a 7 on each, one right after the other, as a class
-does when the teacher says "now". For each drawing it takes the time from the mouse-up to
+folder, opens the Draw page in N pages of one headless Chromium (Playwright's async API),
+and in each round every page draws a 7 at the same moment, as a class does when the
+teacher says "now" (a later round traces the 7 again: every stroke is a new drawing for the
+app, answered by a new run). For each drawing it takes the time from the mouse-up to
 the end of the script run that answers it, as the student's browser sees it (the app's
 `data-test-script-state` going back to "notRunning"), and checks that the ten probabilities
 are shown. Server-side, it reads the server process's CPU time while the drawings are
-answered (not while the canvases are cleared) and its peak memory, from /proc.
+answered and its peak memory, from /proc.
 With `while_training`, a teacher page starts a long training run first and stops it at the
 end, so the students draw while the server trains.
 
 Needs Playwright (requirements-dev.txt) and Debian's Chromium at /usr/bin/chromium.
 """
 
+import asyncio
 import itertools
 import os
 import re
@@ -27,7 +29,16 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Every page is a student's own screen, in front: no throttling of pages in the background,
+# which otherwise held back some canvases' strokes for seconds.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+]
 APP = Path(__file__).resolve().parents[2] / "app.py"
 ANSWER_TIMEOUT_MS = 120_000
 PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d in range(10)))
@@ -65,58 +76,59 @@ def run_class_load(
     students: int, rounds: int, while_training: bool = False, home: Path | None = None
 ) -> dict[str, Any]:
     """Drive `students` pages for `rounds` rounds; returns the figures (see the module)."""
-    from playwright.sync_api import sync_playwright
-
     port = _free_port()
     env = {**os.environ, **({"DIGITLAB_HOME": str(home)} if home else {})}
     server = _start_server(port, env)
-    url = f"http://127.0.0.1:{port}"
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            pages = [_open_draw_page(browser, url) for _ in range(students)]
-            for page in pages:  # warm: each page's first answer also loads its scripts
-                _clear(page)
-                _answer_time(page, _draw(page))
-            teacher = _start_training(browser, url) if while_training else None
-            cpu_before = _cpu_seconds(server.pid)
-            started = time.monotonic()
-            latencies, errors = [], 0
-            for _ in range(rounds):
-                for page in pages:
-                    _clear(page)
-                mouse_ups = [_draw(page) for page in pages]  # the class draws "now"
-                for page, mouse_up in zip(pages, mouse_ups, strict=True):
-                    try:
-                        latencies.append(_answer_time(page, mouse_up))
-                    except Exception:
-                        errors += 1
-            wall = time.monotonic() - started
-            cpu = _cpu_seconds(server.pid) - cpu_before
-            training_state = _stop_training(teacher) if teacher else None
-            browser.close()
-        drawings = students * rounds
-        return {
-            "students": students,
-            "rounds": rounds,
-            "while_training": while_training,
-            "training_state": training_state,
-            "drawings": drawings,
-            "answered": len(latencies),
-            "errors": errors,
-            "answer_p50_s": _percentile(latencies, 50),
-            "answer_p95_s": _percentile(latencies, 95),
-            "answer_max_s": round(max(latencies), 3) if latencies else None,
-            "server_cpu_s_per_drawing": round(cpu / drawings, 3),
-            "server_cpu_s": round(cpu, 2),  # while the drawings were answered, training too
-            "wall_s": round(wall, 1),  # the same spans, on the clock
-            "server_peak_rss_mb": _peak_rss_mb(server.pid),
-        }
+        result = asyncio.run(
+            _class(f"http://127.0.0.1:{port}", server.pid, students, rounds, while_training)
+        )
+        return {**result, "server_peak_rss_mb": _peak_rss_mb(server.pid)}
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+async def _class(
+    url: str, pid: int, students: int, rounds: int, while_training: bool
+) -> dict[str, Any]:
+    """The class in one browser; every page draws at the same moment, each round."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        pages = [await _open_draw_page(browser, url) for _ in range(students)]
+        for page in pages:  # warm: each page's first answer also loads its scripts
+            await _answer_time(page, await _draw(page))
+        teacher = await _start_training(browser, url) if while_training else None
+        cpu_before, started = _cpu_seconds(pid), time.monotonic()
+        answers = []
+        for _ in range(rounds):
+            answers += await asyncio.gather(
+                *(_draw_and_wait(page) for page in pages), return_exceptions=True
+            )
+        wall, cpu = time.monotonic() - started, _cpu_seconds(pid) - cpu_before
+        training_state = await _stop_training(teacher) if teacher else None
+        await browser.close()
+    latencies = [answer for answer in answers if isinstance(answer, float)]
+    drawings = students * rounds
+    return {
+        "students": students,
+        "rounds": rounds,
+        "while_training": while_training,
+        "training_state": training_state,
+        "drawings": drawings,
+        "answered": len(latencies),
+        "errors": drawings - len(latencies),
+        "answer_p50_s": _percentile(latencies, 50),
+        "answer_p95_s": _percentile(latencies, 95),
+        "answer_max_s": round(max(latencies), 3) if latencies else None,
+        "server_cpu_s_per_drawing": round(cpu / drawings, 3),
+        "server_cpu_s": round(cpu, 2),  # while the drawings were answered, training too
+        "wall_s": round(wall, 1),  # the same spans, on the clock
+    }
 
 
 def format_class_load(result: dict[str, Any]) -> str:
@@ -125,61 +137,58 @@ def format_class_load(result: dict[str, Any]) -> str:
     return "\n".join(f"{key:<{width}}  {value}" for key, value in result.items())
 
 
-def _open_draw_page(browser: Any, url: str) -> Any:
-    page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    page.goto(f"{url}/draw")
-    page.locator("canvas.upper-canvas").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    page.evaluate(WATCH_RUNS)
+async def _open_draw_page(browser: Any, url: str) -> Any:
+    page = await browser.new_page(viewport={"width": 1280, "height": 1400})
+    await page.goto(f"{url}/draw")
+    await page.locator("canvas.upper-canvas").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    await page.evaluate(WATCH_RUNS)
     return page
 
 
-def _clear(page: Any) -> None:
-    """Press Clear and wait for the fresh canvas."""
-    clicked = page.evaluate("performance.now()")
-    page.get_by_role("button", name="Clear").click()
-    page.wait_for_function(ANSWERED_AFTER, arg=clicked, timeout=ANSWER_TIMEOUT_MS)
-    page.locator("canvas.upper-canvas").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-
-
-def _draw(page: Any) -> float:
+async def _draw(page: Any) -> float:
     """Draw a 7 with the mouse; returns the mouse-up moment in the page's clock (ms)."""
-    points = stroke_of_a_seven(page.locator("canvas.upper-canvas").first.bounding_box())
-    page.mouse.move(*points[0])
-    page.mouse.down()
+    box = await page.locator("canvas.upper-canvas").first.bounding_box()
+    points = stroke_of_a_seven(box)
+    await page.mouse.move(*points[0])
+    await page.mouse.down()
     for point in points[1:]:
-        page.mouse.move(*point)
-    page.mouse.up()
-    return page.evaluate("window.__mouseUp")
+        await page.mouse.move(*point)
+    await page.mouse.up()
+    return await page.evaluate("window.__mouseUp")
 
 
-def _answer_time(page: Any, mouse_up: float) -> float:
+async def _draw_and_wait(page: Any) -> float:
+    return await _answer_time(page, await _draw(page))
+
+
+async def _answer_time(page: Any, mouse_up: float) -> float:
     """Seconds from the mouse-up to the end of the run that answered it, with the answer."""
-    page.wait_for_function(ANSWERED_AFTER, arg=mouse_up, timeout=ANSWER_TIMEOUT_MS)
-    ended = page.evaluate(
+    await page.wait_for_function(ANSWERED_AFTER, arg=mouse_up, timeout=ANSWER_TIMEOUT_MS)
+    ended = await page.evaluate(
         "t => Math.min(...window.__runs.filter(([s]) => s >= t).map(([, e]) => e))", mouse_up
     )
-    if not page.get_by_text(PROBABILITIES).count():
+    if not await page.get_by_text(PROBABILITIES).count():
         raise RuntimeError("the answer did not show the ten probabilities")
     return round((ended - mouse_up) / 1000, 3)
 
 
-def _start_training(browser: Any, url: str) -> Any:
+async def _start_training(browser: Any, url: str) -> Any:
     """A teacher's page starts a run long enough to outlast the students' rounds."""
-    teacher = browser.new_page(viewport={"width": 1280, "height": 1600})
-    teacher.goto(f"{url}/train")
-    teacher.get_by_label("Training digits per class (0 = all)").fill("400")
-    teacher.get_by_label("Epochs").fill("100")
-    teacher.get_by_text("Start training").click()
-    teacher.get_by_text("Building features").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    teacher = await browser.new_page(viewport={"width": 1280, "height": 1600})
+    await teacher.goto(f"{url}/train")
+    await teacher.get_by_label("Training digits per class (0 = all)").fill("400")
+    await teacher.get_by_label("Epochs").fill("100")
+    await teacher.get_by_text("Start training").click()
+    await teacher.get_by_text("Building features").wait_for(timeout=ANSWER_TIMEOUT_MS)
     return teacher
 
 
-def _stop_training(teacher: Any) -> str:
+async def _stop_training(teacher: Any) -> str:
     """Stop the teacher's run; says whether it was still running (it should have been)."""
-    stop = teacher.get_by_role("button", name="Stop")
-    if not stop.count():
+    stop = teacher.locator(".st-key-stop button")  # the Train page's Stop, not Streamlit's
+    if not await stop.count():
         return "ended before the students finished"
-    stop.click()
+    await stop.click()
     return "running throughout"
 
 

@@ -4,7 +4,8 @@ It starts `streamlit run app.py` on 127.0.0.1 with the newest complete run of th
 folder, opens the Draw page in N pages of one headless Chromium (Playwright's async API),
 and in each round every page draws a 7 at the same moment, as a class does when the
 teacher says "now" (a later round traces the 7 again: every stroke is a new drawing for the
-app, answered by a new run). For each drawing it takes the time from the mouse-up to
+app, answered by a new run; between rounds the students look at their answers for 1 s).
+For each drawing it takes the time from the mouse-up to
 the end of the script run that answers it, as the student's browser sees it (the app's
 `data-test-script-state` going back to "notRunning"), and checks that the ten probabilities
 are shown. Server-side, it reads the server process's CPU time while the drawings are
@@ -41,6 +42,9 @@ CHROMIUM_ARGS = [
 ]
 APP = Path(__file__).resolve().parents[2] / "app.py"
 ANSWER_TIMEOUT_MS = 120_000
+# A student reads the answer before drawing again. (A stroke begun the very moment an
+# answer is drawn can be lost while the canvas component updates: 4 of 40 here.)
+LOOK_AT_THE_ANSWER_S = 1.0
 PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d in range(10)))
 # Records every script run the page sees as [start, end] in performance.now() milliseconds.
 WATCH_RUNS = """() => {
@@ -102,6 +106,7 @@ async def _class(
         pages = [await _open_draw_page(browser, url) for _ in range(students)]
         for page in pages:  # warm: each page's first answer also loads its scripts
             await _answer_time(page, await _draw(page))
+        await asyncio.sleep(LOOK_AT_THE_ANSWER_S)
         teacher = await _start_training(browser, url) if while_training else None
         cpu_before, started = _cpu_seconds(pid), time.monotonic()
         answers = []
@@ -109,6 +114,7 @@ async def _class(
             answers += await asyncio.gather(
                 *(_draw_and_wait(page) for page in pages), return_exceptions=True
             )
+            await asyncio.sleep(LOOK_AT_THE_ANSWER_S)
         wall, cpu = time.monotonic() - started, _cpu_seconds(pid) - cpu_before
         training_state = await _stop_training(teacher) if teacher else None
         await browser.close()

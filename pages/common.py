@@ -1,7 +1,9 @@
-"""What every page shares: one training job and one loaded model per server process.
+"""What every page shares: one heavy job and one loaded model per server process.
 
 `st.cache_resource` makes these objects server-wide, so thirty students share one model in
-memory and one training job; per-student choices stay in `st.session_state`.
+memory and one job (training or a comparison); per-student choices stay in
+`st.session_state`. Importing this module first also fixes two Streamlit defaults that a
+class would feel (see `_through_app_navigation` and `_keep_the_keras_session`).
 """
 
 import sys
@@ -70,7 +72,7 @@ _keep_the_keras_session()
 
 @st.cache_resource
 def server_job() -> ServerJob:
-    """The server's one training job; a teacher passcode, if set, guards Start and Stop."""
+    """The server's one heavy job; a teacher passcode, if set, guards starting and stopping."""
     return ServerJob(passcode=teacher_passcode(_secrets()))
 
 

@@ -132,10 +132,9 @@ def test_the_data_size_sweep_returns_one_point_per_setting(tmp_path: Path) -> No
         ("scratch", 2),
         ("scratch", 4),
     ]  # ImageNet is left out offline
-    # each is a count of right answers over the 30 test digits
-    assert all(
-        p["test_accuracy"] * 30 == pytest.approx(round(p["test_accuracy"] * 30)) for p in points
-    )
+    for point in points:  # each is a count of right answers over the 30 test digits
+        right = point["test_accuracy"] * 30  # stored to 5 decimals
+        assert right == pytest.approx(round(right), abs=0.01)
 
 
 @pytest.mark.parametrize("block", BOTTLENECKS)

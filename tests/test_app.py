@@ -240,6 +240,7 @@ def test_with_a_passcode_only_the_teacher_starts_training(teacher_passcode: str)
     assert server_job().wait(TIMEOUT).state == "done"
 
 
+@pytest.mark.slow  # a few trainings: with the slow tests, in CI
 def test_compare_is_the_teachers_and_every_tab_sees_its_result(teacher_passcode: str) -> None:
     from pages.common import server_job
 

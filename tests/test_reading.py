@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 from tl_core.config import TrainConfig
 from tl_core.pipeline.drawn import drawn_digit_set
@@ -38,6 +39,7 @@ def test_the_head_learns_and_the_run_is_scored_on_drawn_digits_as_the_draw_page_
     assert abs(served - run.metrics["drawn_accuracy"]) < 0.03
 
 
+@pytest.mark.slow  # a few trainings: with the slow tests, in CI
 def test_two_runs_with_one_seed_in_two_threads_give_the_same_accuracy(tmp_path: Path) -> None:
     tiny = TrainConfig(
         data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=3
@@ -95,6 +97,7 @@ def test_a_run_with_the_class_set_never_trains_on_its_held_out_drawings(tmp_path
     assert saved.without(trained).names == held_out.names
 
 
+@pytest.mark.slow  # a few trainings: with the slow tests, in CI
 def test_the_app_and_the_cli_give_the_same_accuracy_for_the_same_settings(
     tmp_path: Path, capsys
 ) -> None:

@@ -46,6 +46,7 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return data.x_test[:40], data.y_test[:40]
 
 
+@pytest.mark.slow  # a few trainings: with the slow tests, in CI
 def test_strategies_give_one_curve_each_and_imagenet_is_unavailable_offline(tmp_path) -> None:
     keys = ("imagenet", "fine-tune", "random", "scratch", "develop")
     results = compare(TINY, keys, cache_dir=tmp_path)

@@ -194,6 +194,7 @@ def test_fine_tuning_adds_epochs_after_the_head(runs_dir: Path) -> None:
     assert run.is_complete
 
 
+@pytest.mark.slow  # a few trainings: with the slow tests, in CI
 def test_the_time_estimate_comes_from_this_machines_measured_speed(runs_dir: Path) -> None:
     from tl_core.pipeline.train import estimate_seconds, measure_speed
 

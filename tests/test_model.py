@@ -134,6 +134,7 @@ def test_precision_auto_follows_the_cpu_unless_float32_is_forced(
 ) -> None:
     from tl_core.pipeline import model
 
+    monkeypatch.delenv("DIGITLAB_PRECISION", raising=False)  # a run may force float32
     cpuinfo = tmp_path / "cpuinfo"
     monkeypatch.setattr(model, "CPU_FLAGS_FILE", cpuinfo)
     cpuinfo.write_text("flags : fpu avx2 avx512_bf16\n")

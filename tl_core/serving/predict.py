@@ -12,7 +12,6 @@ thirty calls one after another on 2 cores, and only that thread ever calls the m
 
 import queue
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras
@@ -93,21 +92,15 @@ class Predictor:
     def __init__(self, model: keras.Model) -> None:
         self.model = model
         self.input_size = int(model.input_shape[1])
-        self._compiled_model = self._compiled(model)
         self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._worker_lock = threading.Lock()
         self._worker_running = False
+        self._compiled_model(tf.zeros([1, 28, 28], tf.uint8))  # traced now, not under load
 
-    def _compiled(self, model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
-        """`model` behind a fixed signature, traced now rather than under load."""
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])
-        def probabilities(digits: tf.Tensor) -> tf.Tensor:
-            outputs = model(to_model_input(digits, self.input_size), training=False)
-            return tf.cast(outputs, tf.float32)
-
-        probabilities(tf.zeros([1, 28, 28], tf.uint8))
-        return probabilities
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])
+    def _compiled_model(self, digits: tf.Tensor) -> tf.Tensor:
+        """The model behind a fixed signature, preparation included."""
+        return self.model(to_model_input(digits, self.input_size), training=False)
 
     def probabilities(self, digits: np.ndarray) -> np.ndarray:
         """Softmax outputs (N, 10) for uint8 digits (N, 28, 28): one alone, or in batches."""

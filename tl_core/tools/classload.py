@@ -5,11 +5,10 @@ folder, opens the Draw page in N pages of one headless Chromium (Playwright's as
 and in each round every page draws a 7 at the same moment, as a class does when the
 teacher says "now" (a later round traces the 7 again: every stroke is a new drawing for the
 app, answered by a new run; between rounds the students look at their answers for 1 s).
-For each drawing it takes the time from the mouse-up to
-the end of the script run that answers it, as the student's browser sees it (the app's
-`data-test-script-state` going back to "notRunning"), and checks that the ten probabilities
-are shown. Server-side, it reads the server process's CPU time while the drawings are
-answered and its peak memory, from /proc.
+For each drawing it takes the time from the mouse-up to the first frame in which the
+student's browser shows the ten probabilities, after the server's message that the run
+the drawing started has finished (seen on the page's own websocket). Server-side, it reads
+the server process's CPU time while the drawings are answered and its peak memory, from /proc.
 With `while_training`, a teacher page starts a long training run first and stops it at the
 end, so the students draw while the server trains.
 
@@ -42,27 +41,57 @@ CHROMIUM_ARGS = [
 ]
 APP = Path(__file__).resolve().parents[2] / "app.py"
 ANSWER_TIMEOUT_MS = 120_000
-# A student reads the answer before drawing again. (A stroke begun the very moment an
-# answer is drawn can be lost while the canvas component updates: 4 of 40 here.)
+# A student reads the answer before drawing again.
 LOOK_AT_THE_ANSWER_S = 1.0
-PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d in range(10)))
-# Records every script run the page sees as [start, end] in performance.now() milliseconds.
-WATCH_RUNS = """() => {
-  window.__runs = [];
-  const app = document.querySelector('[data-testid="stApp"]');
-  let start = null;
-  const note = () => {
-    const running = app.getAttribute('data-test-script-state') === 'running';
-    if (running && start === null) start = performance.now();
-    if (!running && start !== null) {
-      window.__runs.push([start, performance.now()]);
-      start = null;
-    }
+# Installed before the app loads: it timestamps, in performance.now() milliseconds, every
+# message the page sends to the server (a drawing is one) and the first frame painted after
+# each message saying the session's script stopped running (ForwardMsg field 9,
+# `session_status_changed`, with `script_is_running` false: the two bytes 0x4a 0x00).
+# The app's `data-test-script-state` attribute can't be used: when the browser is busy,
+# React applies a run's start and end in one render and the attribute never changes, so an
+# answered drawing would look lost (4 of 40 did).
+WATCH_SERVER = """
+const PROBABILITIES = /^Probabilities: 0: \\d+% · 1: /;
+window.__sent = [];
+window.__answered = [];
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  window.__sent.push(performance.now());
+  return send.call(this, data);
+};
+// From a finished run on: the first painted frame in which the ten probabilities are shown
+// and not stale (it gives up after 30 s).
+const whenShown = () => {
+  const until = performance.now() + 30000;
+  const check = () => {
+    const shown = [...document.querySelectorAll('[data-testid="stElementContainer"]')].some(
+      e => e.dataset.stale !== 'true' && PROBABILITIES.test(e.innerText));
+    if (shown) window.__answered.push(performance.now());
+    else if (performance.now() < until) requestAnimationFrame(check);
   };
-  new MutationObserver(note).observe(app, {attributes: true});
-  window.addEventListener('mouseup', () => { window.__mouseUp = performance.now(); }, true);
+  requestAnimationFrame(check);
+};
+const PageSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new PageSocket(...args);
+  socket.addEventListener('message', async ({data}) => {
+    const size = data.byteLength ?? data.size;  // an ArrayBuffer or a Blob
+    if (size !== 2) return;
+    const bytes = new Uint8Array(data instanceof Blob ? await data.arrayBuffer() : data);
+    if (bytes[0] === 0x4a && bytes[1] === 0x00) whenShown();
+  });
+  return socket;
+};
+window.WebSocket.prototype = PageSocket.prototype;
+Object.assign(window.WebSocket, PageSocket);
+window.addEventListener('mouseup', () => { window.__mouseUp = performance.now(); }, true);
+"""
+# The end of the first run answered after the first message sent after the mouse-up, or null.
+ANSWERED_AT = """t => {
+  const sent = window.__sent.find(s => s > t);
+  const end = sent === undefined ? undefined : window.__answered.find(a => a > sent);
+  return end === undefined ? null : end;
 }"""
-ANSWERED_AFTER = "t => window.__runs.some(([start]) => start >= t)"  # a run that began after t
 
 
 def stroke_of_a_seven(box: dict[str, float], steps: int = 15) -> list[tuple[float, float]]:
@@ -145,9 +174,9 @@ def format_class_load(result: dict[str, Any]) -> str:
 
 async def _open_draw_page(browser: Any, url: str) -> Any:
     page = await browser.new_page(viewport={"width": 1280, "height": 1400})
+    await page.add_init_script(WATCH_SERVER)
     await page.goto(f"{url}/draw")
     await page.locator("canvas.upper-canvas").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    await page.evaluate(WATCH_RUNS)
     return page
 
 
@@ -168,13 +197,9 @@ async def _draw_and_wait(page: Any) -> float:
 
 
 async def _answer_time(page: Any, mouse_up: float) -> float:
-    """Seconds from the mouse-up to the end of the run that answered it, with the answer."""
-    await page.wait_for_function(ANSWERED_AFTER, arg=mouse_up, timeout=ANSWER_TIMEOUT_MS)
-    ended = await page.evaluate(
-        "t => Math.min(...window.__runs.filter(([s]) => s >= t).map(([, e]) => e))", mouse_up
-    )
-    if not await page.get_by_text(PROBABILITIES).count():
-        raise RuntimeError("the answer did not show the ten probabilities")
+    """Seconds from the mouse-up to the first frame showing the answer of the run it started."""
+    answered = await page.wait_for_function(ANSWERED_AT, arg=mouse_up, timeout=ANSWER_TIMEOUT_MS)
+    ended = await answered.json_value()
     return round((ended - mouse_up) / 1000, 3)
 
 

@@ -8,6 +8,7 @@ class would feel (see `_through_app_navigation` and `_keep_the_keras_session`).
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +16,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 
-from tl_core.errors import DigitLabError
+from tl_core.errors import DigitLabError, NotAllowed
 from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.evaluate import Evaluation, evaluate_run
 from tl_core.pipeline.model import model_parameter_counts
@@ -28,6 +29,7 @@ MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Resul
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
 PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passcode_box)
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
+SHOWN = "job_shown_{}"  # session key: the result of a kind of heavy job this tab has drawn
 NO_MODEL_YET = "There is no trained model yet: train one on the Train page, then come back."
 
 
@@ -163,3 +165,45 @@ def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> No
     left.line_chart(frame[["accuracy", "val_accuracy"]], x_label="epoch")
     right.markdown("**Loss**")
     right.line_chart(frame[["loss", "val_loss"]], x_label="epoch")
+
+
+def start_button(label: str, key: str) -> bool:
+    """The button, only for a session that may start heavy jobs (the page says who may)."""
+    return may_control_training() and st.button(label, key=key, icon=":material/play_arrow:")
+
+
+def start(kind: str, title: str, work: Any) -> None:
+    """Start `work` as the server's heavy job, or say in one sentence why it did not start."""
+    job = server_job()
+    try:
+        started = job.start_task(kind, title, work, st.session_state.get(PASSCODE))
+    except NotAllowed as error:
+        st.error(str(error))
+        return
+    if not started:
+        st.warning(job.busy_message())
+
+
+@st.fragment(run_every=1.0)
+def progress(kind: str) -> None:
+    """The job's progress while it runs; when a new result of this kind is in, a rerun of
+    the page shows it (in every tab, not only the one that pressed the button). The page
+    calls `latest` before this, so a full run never reruns itself."""
+    job = server_job()
+    status = job.snapshot()
+    if job.latest(kind) is not st.session_state.get(SHOWN.format(kind)):
+        st.rerun()
+    if status.is_active and status.kind == kind:
+        step, total = status.phase_progress.get(kind, (0, 1))
+        st.progress(min(step / max(total, 1), 1.0), text=f"{status.title}: {status.message}")
+        if may_control_training() and st.button("Stop", key=f"stop_{kind}", icon=":material/stop:"):
+            job.stop(st.session_state.get(PASSCODE))
+    elif status.is_active:
+        st.caption(f"{status.title} is running on the server; this can start when it is done.")
+
+
+def latest(kind: str) -> Any:
+    """The last result of this kind (None before the first), remembered as drawn here."""
+    found = server_job().latest(kind)
+    st.session_state[SHOWN.format(kind)] = found
+    return found[1] if found else None

@@ -5,15 +5,12 @@ Training): only whoever may start training sees the buttons, every tab sees the 
 and the last result of each section stays on the page for everyone.
 """
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.common import PASSCODE, may_control_training, passcode_box, server_job
+from pages.common import latest, may_control_training, passcode_box, progress, start, start_button
 from tl_core.config import BOTTLENECKS
-from tl_core.errors import NotAllowed
 from tl_core.pipeline.model import bottleneck_shape
 from tl_core.teaching.compare import (
     STRATEGIES,
@@ -25,7 +22,6 @@ from tl_core.teaching.compare import (
 
 SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
 STRATEGIES_JOB, SWEEP_JOB, CUTS_JOB = "compare", "sweep", "cuts"  # kinds of heavy job
-SHOWN = "compare_shown_{}"  # session key: the result of a kind this tab has drawn
 
 
 def settings_row(key: str) -> CompareSettings:
@@ -40,48 +36,6 @@ def settings_row(key: str) -> CompareSettings:
         "on augmented test digits."
     )
     return CompareSettings(per_class=int(per_class), epochs=int(epochs))
-
-
-def start_button(label: str, key: str) -> bool:
-    """The button, only for a session that may start heavy jobs (the page says who may)."""
-    return may_control_training() and st.button(label, key=key, icon=":material/play_arrow:")
-
-
-def start(kind: str, title: str, work: Any) -> None:
-    """Start `work` as the server's heavy job, or say in one sentence why it did not start."""
-    job = server_job()
-    try:
-        started = job.start_task(kind, title, work, st.session_state.get(PASSCODE))
-    except NotAllowed as error:
-        st.error(str(error))
-        return
-    if not started:
-        st.warning(job.busy_message())
-
-
-@st.fragment(run_every=1.0)
-def progress(kind: str) -> None:
-    """The job's progress while it runs; when a new result of this kind is in, a rerun of
-    the page shows it (in every tab, not only the one that pressed the button). The page
-    calls `latest` before this, so a full run never reruns itself."""
-    job = server_job()
-    status = job.snapshot()
-    if job.latest(kind) is not st.session_state.get(SHOWN.format(kind)):
-        st.rerun()
-    if status.is_active and status.kind == kind:
-        step, total = status.phase_progress.get(kind, (0, 1))
-        st.progress(min(step / max(total, 1), 1.0), text=f"{status.title}: {status.message}")
-        if may_control_training() and st.button("Stop", key=f"stop_{kind}", icon=":material/stop:"):
-            job.stop(st.session_state.get(PASSCODE))
-    elif status.is_active:
-        st.caption(f"{status.title} is running on the server; this can start when it is done.")
-
-
-def latest(kind: str) -> Any:
-    """The last result of this kind (None before the first), remembered as drawn here."""
-    found = server_job().latest(kind)
-    st.session_state[SHOWN.format(kind)] = found
-    return found[1] if found else None
 
 
 st.title(":material/compare_arrows: Compare ways to transfer")

@@ -1,22 +1,17 @@
 """Draw: a digit on the canvas (or a photo) and the network's guess, updated as you draw."""
 
-import numpy as np
+import hashlib
+
 import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import (
-    DRAWN_DIGIT,
-    NO_MODEL_YET,
-    may_control_training,
-    predictor_in_use,
-    weights_badge,
-)
+from pages.common import DRAWN_DIGIT, NO_MODEL_YET, predictor_in_use, weights_badge
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
 from tl_core.pipeline.preprocess import previews
-from tl_core.serving.predict import LOW_CONFIDENCE
-from tl_core.teaching.handwriting import clear_handwriting, load_handwriting, save_drawing
+from tl_core.serving.predict import LOW_CONFIDENCE, Prediction
+from tl_core.teaching.handwriting import save_drawing
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 # A plain Vega-Lite spec: a bar per digit. (st.bar_chart builds and validates an Altair
@@ -29,33 +24,53 @@ PROBABILITY_BARS = {
     },
 }
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
+ANSWERED = "answered_drawing"  # session key: (checksum of the drawing answered, what was saved)
 
 
-def handwriting_form(digit: np.ndarray, guess: int) -> None:
-    """Opt-in: save this drawing, with the digit the student meant, to the class set."""
-    saved = len(load_handwriting())
-    with st.expander(
-        f"Add it to the class handwriting set ({saved} saved)", icon=":material/edit_note:"
-    ):
-        st.caption(
-            "Only the 28x28 digit is stored, on this server, with the label you choose: no "
-            "name. The Results page then reports accuracy on the class's own handwriting, "
-            "and the Train page can learn from it."
+def save_answer(prediction: Prediction, meant: int | None, checksum: str) -> None:
+    """A tap's callback: store the prepared digit with the digit meant and the guess."""
+    if meant is None:  # the "I meant…" choice was cleared
+        return
+    try:
+        save_drawing(
+            prediction.digit_image, meant, guess=prediction.digit, confidence=prediction.confidence
         )
-        label = st.selectbox("The digit you meant", range(10), index=guess, key="true_label")
-        save, clear = st.columns(2)
-        try:
-            if save.button("Save my drawing", key="save_drawing", icon=":material/save:"):
-                save_drawing(digit, int(label))
-                st.toast(f"Saved as a {label}.")
-                st.rerun()
-            if may_control_training() and clear.button(
-                "Clear the class set", key="clear_set", icon=":material/delete:"
-            ):
-                st.toast(f"Removed {clear_handwriting()} drawings.")
-                st.rerun()
-        except OSError as error:  # a full disk, a folder that can't be written
-            st.error(f"The class set could not be changed ({error.strerror or error}).")
+    except OSError as error:  # a full disk, a folder that can't be written
+        st.session_state[ANSWERED] = (checksum, f"It could not be saved ({error.strerror}).")
+    else:
+        st.session_state[ANSWERED] = (checksum, meant)
+
+
+def answer_buttons(prediction: Prediction) -> None:
+    """One tap after the guess: "right", or "I meant…" and the digit. Nothing is saved
+    without that tap; then this drawing shows what was saved instead of the buttons."""
+    checksum = hashlib.sha256(prediction.digit_image.tobytes()).hexdigest()[:16]
+    done, answer = st.session_state.get(ANSWERED, (None, None))
+    if done == checksum:
+        if isinstance(answer, str):
+            st.error(answer)
+        else:
+            st.success(f"On the class wall as a {answer}: thank you.", icon=":material/check:")
+        return
+    st.markdown(
+        "**Was it right?** One tap puts your drawing on the class wall (the Class page), "
+        "anonymously: only the 28x28 digit, the guess and your answer are kept, no name."
+    )
+    st.button(
+        f"Right, it is a {prediction.digit}",
+        icon=":material/check:",
+        key="answer_right",
+        on_click=save_answer,
+        args=(prediction, prediction.digit, checksum),
+    )
+    st.pills(
+        "I meant…",
+        [digit for digit in range(10) if digit != prediction.digit],
+        key=f"answer_meant_{checksum}",
+        on_change=lambda: save_answer(
+            prediction, st.session_state[f"answer_meant_{checksum}"], checksum
+        ),
+    )
 
 
 st.title(":material/draw: Draw a digit")
@@ -128,7 +143,7 @@ with result_col:
                 )
             )
             st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
-            handwriting_form(prediction.digit_image, prediction.digit)
+            answer_buttons(prediction)
             st.markdown("**What the network sees**: every training digit took the same steps")
             steps = st.columns(4)
             steps[0].image(image, caption=f"your {source}", width=110)

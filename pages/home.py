@@ -6,6 +6,7 @@ from pages.common import model_in_use, parameter_counts, weights_badge
 from tl_core.config import QUICK_RUN
 from tl_core.pipeline.data import keras_mnist_cached
 from tl_core.pipeline.model import NUM_CLASSES, how_to_get_weights, imagenet_weights_present
+from tl_core.teaching.lesson import lesson_plan
 
 st.title(":material/draw: Digit Lab")
 st.markdown(
@@ -41,6 +42,14 @@ for number, (text, page) in enumerate(STEPS, start=1):
     left, right = st.columns([5, 1])
     left.markdown(f"**{number}.** {text}")
     right.page_link(page, label="show me", icon=":material/arrow_forward:")
+
+with st.expander("A 45-minute lesson", icon=":material/school:"):
+    last = model_in_use()
+    plan = lesson_plan(last.metrics.get("seconds") if last is not None else None)
+    for step in plan:
+        left, right = st.columns([5, 1])
+        left.markdown(f"**{step.minutes} min · {step.title}.** {step.show}  \n*Ask:* {step.ask}")
+        right.page_link(step.page, label="open", icon=":material/arrow_forward:")
 
 st.subheader("This machine")
 weights = imagenet_weights_present()

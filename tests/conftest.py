@@ -99,3 +99,14 @@ def file_server() -> Iterator[FileServer]:
     yield server
     server.server.shutdown()
     server.server.server_close()
+
+
+@pytest.fixture
+def teacher_passcode(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A server started with a teacher passcode (its job is rebuilt, then forgotten)."""
+    import streamlit as st
+
+    monkeypatch.setenv("DIGITLAB_TEACHER_PASSCODE", "owl")
+    st.cache_resource.clear()
+    yield "owl"
+    st.cache_resource.clear()

@@ -3,7 +3,6 @@
 import base64
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -199,28 +198,20 @@ def test_inside_page_without_a_model_says_where_to_train() -> None:
     assert "train one on the Train page" in texts(app)
 
 
-def test_a_drawing_saved_on_the_draw_page_counts_on_the_results_page(trained_run: Run) -> None:
+def test_a_drawing_answered_on_the_draw_page_counts_on_the_results_page(trained_run: Run) -> None:
     app = draw_a_seven()
-    app.selectbox(key="true_label").set_value(7)
-    app.button(key="save_drawing").click().run()
+    guess = int(app.metric[0].value)
+    (meant_buttons,) = app.pills
+    assert meant_buttons.label == "I meant…" and guess not in meant_buttons.options
+    meant = int(meant_buttons.options[0])
+    meant_buttons.set_value(meant).run()
     assert not app.exception, app.exception
-    from tl_core.teaching.handwriting import load_handwriting
+    from tl_core.teaching.handwriting import class_entries, load_handwriting
 
-    assert load_handwriting().y.tolist() == [7]
+    assert load_handwriting().y.tolist() == [meant] and class_entries()[0].guess == guess
     app.switch_page("pages/results.py").run()
     (ours,) = [m for m in app.metric if m.label == "Our handwriting"]
     assert ours.value.endswith("%") and "1 drawings" in str(ours.delta)
-
-
-@pytest.fixture
-def teacher_passcode(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A server started with a teacher passcode (its job is rebuilt, then forgotten)."""
-    import streamlit as st
-
-    monkeypatch.setenv("DIGITLAB_TEACHER_PASSCODE", "owl")
-    st.cache_resource.clear()
-    yield "owl"
-    st.cache_resource.clear()
 
 
 def test_with_a_passcode_only_the_teacher_starts_training(teacher_passcode: str) -> None:

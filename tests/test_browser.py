@@ -287,7 +287,7 @@ def test_the_teaching_views_in_the_browser(trained_run: Run, app: App, page: Pag
     shoot(page, "10-compare")
 
 
-NAVIGATION = ["Home", "Data", "Train", "Draw", "Results", "Compare", "Inside"]  # app.py's
+NAVIGATION = ["Home", "Data", "Train", "Draw", "Results", "Compare", "Inside", "Class"]  # app.py's
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import numpy as np
 
 from tl_core.pipeline.augment import augmented_test_set
 from tl_core.pipeline.data import MnistData, load_budget
+from tl_core.pipeline.drawn import drawn_digit_set
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import Run
 
@@ -21,6 +22,25 @@ def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (labels, guesses), 1)
     return {"accuracy": float((guesses == labels).mean()), "confusion": confusion.tolist()}
+
+
+def run_metrics(probabilities: dict[str, np.ndarray], test_labels: np.ndarray) -> dict[str, Any]:
+    """What a run records of its model: accuracy and confusion on the clean and augmented
+    test digits (`test_clean`, `test_aug`) and on the drawn-digit set (`drawn`)."""
+    results = {
+        "test_clean": score(probabilities["test_clean"], test_labels),
+        "test_aug": score(probabilities["test_aug"], test_labels),
+        "drawn": score(probabilities["drawn"], drawn_digit_set().y),
+    }
+    return {
+        "test_accuracy": results["test_clean"]["accuracy"],
+        "test_accuracy_augmented": results["test_aug"]["accuracy"],
+        "drawn_accuracy": results["drawn"]["accuracy"],
+        "drawn_digits": len(probabilities["drawn"]),
+        "confusion": results["test_clean"]["confusion"],
+        "confusion_augmented": results["test_aug"]["confusion"],
+        "confusion_drawn": results["drawn"]["confusion"],
+    }
 
 
 @dataclass(frozen=True)

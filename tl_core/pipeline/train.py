@@ -30,7 +30,7 @@ from tl_core.paths import feature_cache_dir
 from tl_core.pipeline.augment import augment, augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import MnistData, load_budget
 from tl_core.pipeline.drawn import drawn_digit_set
-from tl_core.pipeline.evaluate import score
+from tl_core.pipeline.evaluate import run_metrics
 from tl_core.pipeline.features import (
     FeatureCache,
     cache_key,
@@ -393,20 +393,10 @@ def _evaluate(
 ) -> dict[str, object]:
     """Clean and augmented test accuracy and drawn-digit accuracy; from cached features
     unless the base was tuned."""
-    labels = {"test_clean": data.y_test, "test_aug": data.y_test, "drawn": drawn_digit_set().y}
-    results = {}
-    for name, truth in labels.items():
-        if config.fine_tune:
-            probabilities = Predictor(model).probabilities(banks[name])
-        else:
-            probabilities = head.predict(features[name], batch_size=1024, verbose=0)
-        results[name] = score(probabilities, truth)
-    return {
-        "test_accuracy": results["test_clean"]["accuracy"],
-        "test_accuracy_augmented": results["test_aug"]["accuracy"],
-        "drawn_accuracy": results["drawn"]["accuracy"],
-        "drawn_digits": len(labels["drawn"]),
-        "confusion": results["test_clean"]["confusion"],
-        "confusion_augmented": results["test_aug"]["confusion"],
-        "confusion_drawn": results["drawn"]["confusion"],
+    probabilities = {
+        name: Predictor(model).probabilities(banks[name])
+        if config.fine_tune
+        else head.predict(features[name], batch_size=1024, verbose=0)
+        for name in ("test_clean", "test_aug", "drawn")
     }
+    return run_metrics(probabilities, data.y_test)

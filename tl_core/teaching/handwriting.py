@@ -7,13 +7,19 @@ A run that adds them trains on three in four and never on the rest (`split_held_
 records the names it trained on, so "our handwriting" is only ever measured on drawings the
 model has not seen.
 
-Each drawing is one 28x28 PNG named `<label>-<time>-<random>.png` in the set's folder, so the
-set survives a restart and needs no index that could disagree with the files. A file that
-cannot be read back is skipped with a warning, never used.
+Each drawing is one 28x28 PNG named `<label>-<date>-<time>-<random>-g<guess>-<percent>.png`
+in the set's folder: the digit the student meant, when it was saved (to the microsecond),
+and the guess and confidence of the model in use when it was drawn. The set survives a
+restart, needs no index that could disagree with the files, and the class wall reads its
+counts from the names alone. Nothing else is stored: no name, no address, no session. A file
+that cannot be read back is skipped with a warning, never used. The set keeps the newest
+CLASS_SET_CAP drawings: saving one more removes the oldest.
 """
 
+import functools
 import hashlib
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -30,6 +36,37 @@ from tl_core.pipeline.data import MnistData
 log = logging.getLogger(__name__)
 DIGIT_SHAPE = (28, 28)
 HELD_OUT_EVERY = 4  # one drawing in four is never trained on
+CLASS_SET_CAP = 2000  # drawings kept; the oldest go first
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One saved drawing as its file name tells it, without reading the image."""
+
+    name: str
+    label: int  # the digit the student meant
+    saved: str  # "YYYYmmddHHMMSSffffff" (to the microsecond), so entries sort by age
+    guess: int | None = None  # the model's guess when it was drawn (older files: None)
+    confidence: float | None = None
+
+    @property
+    def is_right(self) -> bool | None:
+        return None if self.guess is None else self.guess == self.label
+
+
+def parse_name(name: str) -> Entry | None:
+    """The entry a file name describes, or None for a name that is not a saved drawing."""
+    parts = name.removesuffix(".png").split("-")
+    try:
+        label, saved = int(parts[0]), parts[1] + parts[2]
+        guess = confidence = None
+        if len(parts) >= 6 and parts[4].startswith("g"):
+            guess, confidence = int(parts[4][1:]), int(parts[5]) / 100
+    except (IndexError, ValueError):
+        return None
+    if not name.endswith(".png") or not 0 <= label <= 9 or guess not in (None, *range(10)):
+        return None
+    return Entry(name, label, saved, guess, confidence)
 
 
 @dataclass(frozen=True)
@@ -77,36 +114,80 @@ def handwriting_dir() -> Path:
     return digitlab_home() / "handwriting"
 
 
-def save_drawing(digit: np.ndarray, label: int, folder: Path | None = None) -> Path:
-    """Store one prepared digit (uint8 28x28, as `digit_from_image` returns) with its label."""
+def save_drawing(
+    digit: np.ndarray,
+    label: int,
+    folder: Path | None = None,
+    guess: int | None = None,
+    confidence: float | None = None,
+) -> Path:
+    """Store one prepared digit (uint8 28x28, as `digit_from_image` returns) with the digit
+    the student meant and, when given, the model's guess; then keep only the newest
+    CLASS_SET_CAP drawings."""
     if digit.shape != DIGIT_SHAPE or digit.dtype != np.uint8:
         raise ImageError(f"A saved drawing must be a 28x28 digit, not {digit.shape}.")
     if not 0 <= int(label) <= 9:
         raise ImageError(f"label={label!r} is not allowed: use a digit from 0 to 9.")
     folder = folder or handwriting_dir()
-    path = folder / f"{int(label)}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now / 1e9)) + f"{now // 1000 % 10**6:06d}"
+    name = f"{int(label)}-{stamp}-{secrets.token_hex(3)}"
+    if guess is not None:
+        name += f"-g{int(guess)}-{round(100 * float(confidence or 0)):03d}"
+    path = folder / f"{name}.png"
     write_atomic(path, lambda handle: Image.fromarray(digit).save(handle, "PNG"))
+    for old in class_entries(folder)[CLASS_SET_CAP:]:
+        (folder / old.name).unlink(missing_ok=True)
     return path
+
+
+def class_entries(folder: Path | None = None) -> list[Entry]:
+    """Every saved drawing's entry, newest first, from the folder listing alone (cheap: the
+    class wall calls it every few seconds)."""
+    folder = folder or handwriting_dir()
+    if not folder.is_dir():
+        return []
+    entries = [parse_name(item.name) for item in os.scandir(folder) if item.is_file()]
+    return sorted((e for e in entries if e is not None), key=lambda e: e.saved, reverse=True)
+
+
+@functools.lru_cache(maxsize=512)
+def read_digit(path: Path) -> np.ndarray | None:
+    """One saved drawing's 28x28 digit, or None (with a warning) if it can't be read.
+    Cached: a saved file never changes (its name is unique), so the wall reads each once."""
+    try:
+        with Image.open(path) as image:
+            digit = np.asarray(image.convert("L"))
+        if digit.shape != DIGIT_SHAPE:
+            raise ValueError(f"not a 28x28 digit: {digit.shape}")
+    except (OSError, ValueError, UnidentifiedImageError) as error:
+        log.warning("Skipping the damaged handwriting file %s (%s).", path.name, error)
+        return None
+    return digit
+
+
+def remove_drawing(name: str, folder: Path | None = None) -> bool:
+    """Delete one saved drawing (a scribble, a joke); False if it was not there."""
+    entry = parse_name(Path(name).name)  # a bare file name of the set, never a path
+    path = (folder or handwriting_dir()) / name
+    if entry is None or entry.name != name or not path.is_file():
+        return False
+    path.unlink(missing_ok=True)
+    return True
 
 
 def load_handwriting(folder: Path | None = None) -> Handwriting:
     """Every saved drawing that reads back as a labelled 28x28 digit; others are skipped."""
     folder = folder or handwriting_dir()
     digits, labels, names, skipped = [], [], [], 0
-    for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
-        try:
-            label = int(path.name.split("-", 1)[0])
-            with Image.open(path) as image:
-                digit = np.asarray(image.convert("L"))
-            if digit.shape != DIGIT_SHAPE or not 0 <= label <= 9:
-                raise ValueError(f"not a labelled 28x28 digit: {digit.shape}, {label}")
-        except (OSError, ValueError, UnidentifiedImageError) as error:
-            log.warning("Skipping the damaged handwriting file %s (%s).", path.name, error)
+    for entry in sorted(class_entries(folder), key=lambda e: e.name):
+        digit = read_digit(folder / entry.name)
+        if digit is None:
             skipped += 1
             continue
         digits.append(digit)
-        labels.append(label)
-        names.append(path.name)
+        labels.append(entry.label)
+        names.append(entry.name)
     x = np.stack(digits) if digits else np.zeros((0, *DIGIT_SHAPE), np.uint8)
     return Handwriting(x, np.array(labels, np.int64), tuple(names), skipped)
 

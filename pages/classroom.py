@@ -1,0 +1,193 @@
+"""Class: the class's drawings on the projector, and the model taught our handwriting.
+
+The wall is a fragment that refreshes itself every few seconds from the saved drawings'
+file names (tl_core.teaching.classwall), so thirty students drawing never slow it down and
+it never reruns the whole page. "Teach it our handwriting" is the server's one heavy job,
+like training; its result waits here until the teacher makes it the model in use.
+"""
+
+import streamlit as st
+
+from pages.common import (
+    NO_MODEL_YET,
+    latest,
+    may_control_training,
+    model_in_use,
+    passcode_box,
+    progress,
+    runs,
+    start,
+    start_button,
+)
+from tl_core.errors import RunError
+from tl_core.teaching.adapt import MIN_DRAWINGS, Adaptation, adapt_to_class, adopt
+from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
+from tl_core.teaching.handwriting import (
+    CLASS_SET_CAP,
+    Entry,
+    class_entries,
+    clear_handwriting,
+    handwriting_dir,
+    load_handwriting,
+    read_digit,
+    remove_drawing,
+)
+
+ADAPT_JOB = "adapt"  # the kind of heavy job
+PER_ROW = 9
+REFRESH_S = 2.0
+ACCURACY_BARS = {
+    "mark": "bar",
+    "encoding": {
+        "x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0}},
+        "y": {"field": "accuracy", "type": "quantitative", "scale": {"domain": [0, 1]}},
+        "tooltip": [{"field": "drawings"}, {"field": "right"}],
+    },
+}
+CONFUSION_CELLS = {
+    "params": [{"name": "cell", "select": {"type": "point", "fields": ["meant", "guess"]}}],
+    "mark": {"type": "rect", "cursor": "pointer"},
+    "encoding": {
+        "x": {"field": "guess", "type": "ordinal", "title": "the model read"},
+        "y": {"field": "meant", "type": "ordinal", "title": "the student meant"},
+        "color": {"field": "drawings", "type": "quantitative", "legend": None},
+        "tooltip": [{"field": "meant"}, {"field": "guess"}, {"field": "drawings"}],
+    },
+}
+
+
+def thumbnails(entries: list[Entry], teacher: bool) -> None:
+    """The drawings as a grid, each with the guess, its confidence and a tick or a cross;
+    the teacher also gets a remove button under each."""
+    folder = handwriting_dir()
+    shown = [(entry, read_digit(folder / entry.name)) for entry in entries]
+    unreadable = sum(digit is None for _, digit in shown)
+    if unreadable:
+        st.warning(f"{unreadable} drawing(s) could not be read back and are skipped.")
+    shown = [(entry, digit) for entry, digit in shown if digit is not None]
+    for start_at in range(0, len(shown), PER_ROW):
+        for column, (entry, digit) in zip(
+            st.columns(PER_ROW), shown[start_at : start_at + PER_ROW], strict=False
+        ):
+            column.image(digit, width=64)
+            column.markdown(verdict(entry))
+            if teacher and column.button(
+                "Remove", key=f"remove_{entry.name}", icon=":material/delete:", type="tertiary"
+            ):
+                remove_drawing(entry.name)
+                st.rerun(scope="fragment")
+
+
+def verdict(entry: Entry) -> str:
+    """A tick or a cross, the guess and its confidence (and what was meant, if wrong)."""
+    if entry.guess is None:
+        return f"meant **{entry.label}**"
+    sure = f" · {entry.confidence:.0%}" if entry.confidence is not None else ""
+    if entry.is_right:
+        return f":green[:material/check:] **{entry.guess}**{sure}"
+    return f":red[:material/close:] **{entry.guess}**{sure} (meant {entry.label})"
+
+
+@st.fragment(run_every=REFRESH_S)
+def wall() -> None:
+    """The live part: counts, per-digit accuracy, confusions and the newest drawings."""
+    entries = class_entries()
+    summary = summarise(entries)
+    st.subheader(summary.sentence)
+    if not entries:
+        return
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Read right, per digit meant**")
+        st.vega_lite_chart(summary.per_digit(), ACCURACY_BARS, height=220)
+    with right:
+        st.markdown("**What it read, for what we meant** (click a square to see those)")
+        event = st.vega_lite_chart(
+            summary.confusions(), CONFUSION_CELLS, height=220, on_select="rerun", key="cells"
+        )
+    confused = summary.most_confused()
+    if confused:
+        st.caption("Confused most: " + " · ".join(f"{m} read as {g} ({n})" for m, g, n in confused))
+    teacher = may_control_training()
+    chosen = (event.selection.get("cell") or [None])[0] if event else None
+    if chosen:
+        meant, guess = int(chosen["meant"]), int(chosen["guess"])
+        cell = in_cell(entries, meant, guess)
+        st.markdown(f"**{len(cell)} drawing(s) meant as {meant}, read as {guess}**")
+        thumbnails(cell[:WALL_SIZE], teacher)
+    st.markdown(f"**The newest {min(WALL_SIZE, len(entries))} of {len(entries)} drawings**")
+    thumbnails(entries[:WALL_SIZE], teacher)
+
+
+def adaptation_result(adaptation: Adaptation) -> None:
+    """Old and new model side by side, and the teacher's choice to use the new one."""
+    st.markdown(
+        f"Adapted from **{adaptation.source}** in {adaptation.seconds:.0f} s, trained on "
+        f"{len(adaptation.trained_on)} of our drawings; {len(adaptation.held_out)} were held "
+        "out and never trained on."
+    )
+    held, mnist = st.columns(2)
+    for column, key, label in (
+        (held, "class", "Our held-out drawings"),
+        (mnist, "mnist", "MNIST test digits"),
+    ):
+        before, after = adaptation.before[key], adaptation.after[key]
+        column.metric(
+            label, f"{after:.0%}", f"{after - before:+.0%} (was {before:.0%})", delta_color="normal"
+        )
+    adopted = any(run.status.get("adaptation") == adaptation.id for run in runs())
+    if adopted:
+        st.success("The adapted model is the model in use.", icon=":material/check:")
+    elif may_control_training() and st.button(
+        "Use the adapted model", key="adopt", icon=":material/published_with_changes:"
+    ):
+        try:
+            adopt(adaptation)
+        except RunError as error:
+            st.error(str(error))
+        else:
+            st.rerun()
+
+
+st.title(":material/groups: Our class's drawings")
+st.caption(
+    "Drawings that students chose to add on Draw (a tap on “right” or “I meant…”), newest "
+    f"first. No names are kept. The set keeps the newest {CLASS_SET_CAP:,} drawings: older "
+    "ones are removed first."
+)
+wall()
+
+st.subheader("Teach it our handwriting")
+st.markdown(
+    "Transfer learning once more, with a data set made in this room: the model in use "
+    "trains a few more epochs on three in four of our drawings (mixed with MNIST digits, so "
+    "it keeps what it knew). The other quarter is held out, to test it fairly."
+)
+if not may_control_training():
+    st.info(
+        "Only the teacher removes drawings, clears the set and teaches the model: enter the "
+        "passcode."
+    )
+    passcode_box()
+run = model_in_use()
+if run is None:
+    st.info(NO_MODEL_YET)
+elif start_button("Teach it our handwriting", "start_adapt"):
+    drawings = load_handwriting()
+    if len(drawings) < MIN_DRAWINGS:
+        st.warning(f"Needs at least {MIN_DRAWINGS} drawings; the class set has {len(drawings)}.")
+    else:
+        start(
+            ADAPT_JOB,
+            "Teaching it our handwriting",
+            lambda report: adapt_to_class(run, drawings, report),
+        )
+result = latest(ADAPT_JOB)
+progress(ADAPT_JOB)
+if result is not None:
+    adaptation_result(result)
+if may_control_training() and st.button(
+    "Clear the class set", key="clear_set", icon=":material/delete_sweep:"
+):
+    st.toast(f"Removed {clear_handwriting()} drawings.")
+    st.rerun()

@@ -1,0 +1,144 @@
+"""The class in the loop: the class set's names, the wall, the Class page, and the model
+taught our handwriting."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import APP, TIMEOUT, draw_a_seven, texts
+
+from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.serving.predict import Predictor
+from tl_core.serving.runs import Run, latest_complete_run, load_model, resolve_runs_dir
+from tl_core.teaching import handwriting
+from tl_core.teaching.adapt import adapt_to_class, adopt
+from tl_core.teaching.classwall import in_cell, summarise
+from tl_core.teaching.handwriting import (
+    Handwriting,
+    class_entries,
+    load_handwriting,
+    parse_name,
+    remove_drawing,
+    save_drawing,
+)
+
+NAME = re.compile(r"^\d-\d{8}-\d{12}-[0-9a-f]{6}-g\d-\d{3}\.png$")
+
+
+def a_digit(value: int = 200) -> np.ndarray:
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = value
+    return digit
+
+
+def save_class_set(answers: list[tuple[int, int]], folder: Path | None = None) -> None:
+    """Save one drawing per (meant, guess) pair, oldest first."""
+    for index, (meant, guess) in enumerate(answers):
+        save_drawing(a_digit(100 + index), meant, folder, guess=guess, confidence=0.5)
+
+
+def test_a_saved_drawing_keeps_only_the_digit_the_answer_and_the_guess(tmp_path: Path) -> None:
+    path = save_drawing(a_digit(), 7, tmp_path, guess=1, confidence=0.634)
+    assert NAME.match(path.name), path.name  # nothing else: no name, no address, no session
+    entry = parse_name(path.name)
+    assert (entry.label, entry.guess, entry.confidence, entry.is_right) == (7, 1, 0.63, False)
+    assert parse_name("7-20260101-000000-abcdef.png").guess is None  # older files still read
+    assert parse_name("notes.txt") is None and parse_name("12-2026-00-x.png") is None
+
+
+def test_the_class_set_keeps_the_newest_drawings_up_to_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handwriting, "CLASS_SET_CAP", 3)
+    save_class_set([(digit, digit) for digit in range(5)], tmp_path)
+    entries = class_entries(tmp_path)
+    assert [entry.label for entry in entries] == [4, 3, 2]  # newest first; 0 and 1 went
+    assert len(list(tmp_path.glob("*.png"))) == 3
+
+
+def test_a_drawing_is_removed_by_its_name_and_nothing_else(tmp_path: Path) -> None:
+    save_class_set([(1, 1), (2, 2)], tmp_path)
+    outside = tmp_path.parent / "1-20260101-000000-abcdef.png"
+    outside.write_bytes(b"not ours")
+    assert not remove_drawing(f"../{outside.name}", tmp_path)  # a path is not a name
+    assert outside.exists()
+    newest = class_entries(tmp_path)[0].name
+    assert remove_drawing(newest, tmp_path) and not remove_drawing(newest, tmp_path)
+    assert [entry.label for entry in class_entries(tmp_path)] == [1]
+
+
+def test_the_wall_counts_right_readings_per_digit_and_the_confusions(tmp_path: Path) -> None:
+    save_class_set([(7, 7), (7, 1), (7, 1), (1, 1), (3, 8)], tmp_path)
+    save_drawing(a_digit(), 4, tmp_path)  # no guess recorded: not counted
+    summary = summarise(class_entries(tmp_path))
+    assert summary.sentence == "The model read 2 of our 5 drawings right."
+    per_digit = summary.per_digit().set_index("digit")
+    assert per_digit.loc["7", "drawings"] == 3 and per_digit.loc["7", "right"] == 1
+    assert per_digit.loc["1", "accuracy"] == 1.0 and np.isnan(per_digit.loc["5", "accuracy"])
+    assert summary.most_confused() == [(7, 1, 2), (3, 8, 1)]
+    assert len(summary.confusions()) == 4  # (7,7), (7,1), (1,1), (3,8)
+    assert [entry.label for entry in in_cell(class_entries(tmp_path), 7, 1)] == [7, 7]
+
+
+def class_page() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    app.switch_page("pages/classroom.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_the_class_page_shows_the_counts_and_hides_teacher_controls_from_students(
+    trained_run: Run, teacher_passcode: str
+) -> None:
+    save_class_set([(7, 7), (7, 1), (2, 2), (5, 5)])
+    app = class_page()
+    assert "The model read 3 of our 4 drawings right." in [h.value for h in app.subheader]
+    assert len(app.get("vega_lite_chart")) == 2  # per-digit accuracy, confusions
+    assert "Confused most: 7 read as 1 (1)" in texts(app)
+    assert len(app.get("image")) == 4
+    assert not [b for b in app.button if b.label in ("Remove", "Teach it our handwriting")]
+    assert "Only the teacher removes drawings" in texts(app)
+    app.text_input(key="teacher_passcode_field").input(teacher_passcode).run()
+    labels = [b.label for b in app.button]
+    assert labels.count("Remove") == 4 and "Teach it our handwriting" in labels
+    assert "Clear the class set" in labels
+
+
+def test_right_or_i_meant_saves_the_drawing_once_with_the_guess(trained_run: Run) -> None:
+    app = draw_a_seven()
+    assert "anonymously" in texts(app) and not class_entries()  # nothing without the tap
+    guess = int(app.metric[0].value)
+    app.button(key="answer_right").click().run()
+    assert not app.exception, app.exception
+    (entry,) = class_entries()
+    assert entry.label == entry.guess == guess
+    assert "On the class wall" in texts(app)
+    assert not [b for b in app.button if b.key == "answer_right"]  # this drawing is answered
+
+
+def test_teaching_it_our_handwriting_never_trains_on_the_held_out_drawings_and_adapts(
+    trained_run: Run,
+) -> None:
+    drawn = drawn_digit_set(per_digit=60, seed=5)  # not the seed of the evaluation set
+    ours = np.isin(drawn.styles, ["bar", "flag and base"]) & np.isin(drawn.y, [1, 7])
+    names = tuple(f"{y}-20261124-000000{i:03d}-{i:06x}.png" for i, y in enumerate(drawn.y[ours]))
+    class_set = Handwriting(drawn.x[ours], drawn.y[ours], names)  # 7s with a bar, 1s with a base
+    steps = []
+    adaptation = adapt_to_class(trained_run, class_set, lambda *step: steps.append(step))
+    assert not set(adaptation.trained_on) & set(adaptation.held_out)
+    assert set(adaptation.trained_on) | set(adaptation.held_out) == set(names)
+    assert len(adaptation.held_out) >= 5 and steps[-1][0] == steps[-1][1]  # progress to the end
+    print(f"held-out class accuracy {adaptation.before} -> {adaptation.after}")
+    assert adaptation.after["class"] >= adaptation.before["class"] + 0.2
+    assert latest_complete_run(resolve_runs_dir(None)).name == trained_run.name  # not yet in use
+
+    path = adopt(adaptation)
+    adopted = latest_complete_run(resolve_runs_dir(None))
+    assert adopted.path == path and adopted.status["handwriting_trained"] == list(
+        adaptation.trained_on
+    )
+    served = Predictor(load_model(adopted)).probabilities(drawn.x[ours][:8])
+    assert np.allclose(served, Predictor(adaptation.model).probabilities(drawn.x[ours][:8]))
+    assert load_handwriting().y.size == 0  # the class set on disk was not touched

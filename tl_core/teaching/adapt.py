@@ -1,0 +1,205 @@
+""" "Teach it our handwriting": the model in use adapted to the class's drawings, in seconds.
+
+Transfer learning in the room: a model trained on a large data set (MNIST, on top of
+ImageNet's VGG16) re-purposed with a small one made by the class. It starts from the
+trained head of the model in use, not from a new one, and trains it a few epochs on three
+in four of the class's drawings (each in several augmented views) mixed with MNIST training
+digits of the same run (so it keeps what it knew). The base stays frozen, so only a few
+thousand digits go through it, and their features are cached. The held-out quarter of the
+class set (`split_held_out`) is never trained on: the old and the new model are both scored
+on it and on the run's MNIST test digits, the two halves of the lesson.
+
+The adapted model stays in memory until the teacher adopts it (`adopt`), which saves it as
+a new complete run: from then on it is the model in use.
+"""
+
+import secrets
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tl_core.config import TrainConfig
+from tl_core.errors import DigitLabError
+from tl_core.paths import feature_cache_dir
+from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
+from tl_core.pipeline.data import load_budget, stratified_subset
+from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.evaluate import run_metrics, score
+from tl_core.pipeline.features import (
+    FeatureCache,
+    cache_key,
+    cached_features,
+    feature_extractor,
+)
+from tl_core.pipeline.model import (
+    SCALING,
+    base_of,
+    build_full_model,
+    compile_classifier,
+    weights_fingerprint,
+)
+from tl_core.serving import runs
+from tl_core.serving.jobs import Report
+from tl_core.teaching.handwriting import Handwriting, split_held_out
+
+MIN_DRAWINGS = 10  # fewer, and the held-out part says nothing
+CLASS_VIEWS = 8  # augmented views of each class drawing trained on
+REPLAY_PER_CLASS = 100  # MNIST training digits per class mixed in, so it keeps what it knew
+EPOCHS = 12
+LEARNING_RATE = 3e-4  # lower than training's 1e-3: it adjusts a trained head
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """An adapted model and the lesson's numbers: accuracy before and after, on the held-out
+    class drawings ("class") and on the run's MNIST test digits ("mnist")."""
+
+    id: str
+    source: str  # the run it was adapted from
+    config: TrainConfig
+    model: keras.Model
+    trained_on: tuple[str, ...]
+    held_out: tuple[str, ...]
+    before: dict[str, float]
+    after: dict[str, float]
+    metrics: dict[str, Any]  # the new model's, as a run records them
+    history: tuple[dict[str, float], ...]
+    seconds: float
+
+
+def adapt_to_class(
+    run: runs.Run,
+    handwriting: Handwriting,
+    report: Report,
+    runs_dir: Path | None = None,
+    cache: FeatureCache | None = None,
+) -> Adaptation:
+    """Adapt the run's model to the class's drawings; `report(step, total, message)` follows
+    progress (and raises once a stop was asked for). See the module docstring."""
+    started = time.perf_counter()
+    if len(handwriting) < MIN_DRAWINGS:
+        raise DigitLabError(
+            f"Teaching it our handwriting needs at least {MIN_DRAWINGS} drawings in the class "
+            f"set (it has {len(handwriting)}): ask the class to draw and answer on Draw first."
+        )
+    to_train, held_out = split_held_out(handwriting)
+    config = run.config
+    report(0, EPOCHS, "Loading the model in use and MNIST")
+    model = runs.load_model(run, runs_dir)
+    base, head = base_of(model), model.get_layer("head")
+    data = load_budget(config)
+    replay_x, replay_y = stratified_subset(data.x_train, data.y_train, REPLAY_PER_CLASS, 7)
+    train_x = np.concatenate(
+        [replay_x, augmentation_bank(to_train.x, CLASS_VIEWS, config.ranges, config.seed)]
+    )
+    train_y = np.concatenate([replay_y, np.repeat(to_train.y, CLASS_VIEWS)])
+    images = {
+        "train": train_x,
+        "held_out": held_out.x,
+        "test_clean": data.x_test,
+        "test_aug": augmented_test_set(data.x_test, config.ranges, config.seed),
+        "drawn": drawn_digit_set().x,
+    }
+    features = _features(base, config.input_size, images, cache, report)
+    new_head = keras.models.clone_model(head)
+    new_head.set_weights(head.get_weights())
+    new_head.get_layer(SCALING).finalize_state()  # set_weights alone leaves its statistics
+    history = _train(new_head, features["train"], train_y, report)
+    probabilities = {
+        "old": {name: _predict(head, features[name]) for name in ("held_out", "test_clean")},
+        "new": {name: _predict(new_head, features[name]) for name in images if name != "train"},
+    }
+    before, after = (
+        {
+            "class": score(probabilities[which]["held_out"], held_out.y)["accuracy"],
+            "mnist": score(probabilities[which]["test_clean"], data.y_test)["accuracy"],
+        }
+        for which in ("old", "new")
+    )
+    metrics = run_metrics(probabilities["new"], data.y_test)
+    metrics.update(class_held_out_before=before["class"], class_held_out_after=after["class"])
+    return Adaptation(
+        id=secrets.token_hex(4),
+        source=run.name,
+        config=replace(config, include_handwriting=True),
+        model=build_full_model(base, new_head),
+        trained_on=to_train.names,
+        held_out=held_out.names,
+        before=before,
+        after=after,
+        metrics=metrics,
+        history=tuple(history),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def adopt(adaptation: Adaptation, runs_dir: Path | None = None) -> Path:
+    """Save the adapted model as a new complete run, which makes it the model in use."""
+    source = runs.find_run(runs.resolve_runs_dir(runs_dir), adaptation.source)
+    path = runs.create_run(
+        runs.resolve_runs_dir(runs_dir),
+        adaptation.config,
+        {
+            **{key: source.status.get(key) for key in ("data_source", "weights", "bottleneck")},
+            "precision": "float32",
+            "adapted_from": adaptation.source,
+            "adaptation": adaptation.id,
+            "handwriting_digits": len(adaptation.trained_on),
+            "handwriting_trained": list(adaptation.trained_on),
+            "train_digits": source.status.get("train_digits"),
+            "test_digits": source.status.get("test_digits"),
+        },
+    )
+    runs.save_history(path, list(adaptation.history))
+    runs.finish_run(path, adaptation.model, {**adaptation.metrics, "seconds": adaptation.seconds})
+    return path
+
+
+def _features(
+    base: keras.Model,
+    input_size: int,
+    images: dict[str, np.ndarray],
+    cache: FeatureCache | None,
+    report: Report,
+) -> dict[str, np.ndarray]:
+    """Float32 features of each image set, from the on-disk cache where it has them (the
+    MNIST sets are the same for every adaptation of a run, so a second one is quicker)."""
+    cache = cache or FeatureCache(feature_cache_dir())
+    extract = feature_extractor(base, input_size, "float32")
+    identity = f"{weights_fingerprint(base)}-adapt-float32"
+    total, done = sum(len(x) for x in images.values()), 0
+
+    def on_batch(count: int) -> None:
+        nonlocal done
+        done += count
+        report(done, total, "Running the frozen base on the class's drawings and MNIST")
+
+    return {
+        name: cached_features(cache, extract, x, cache_key(x, input_size, identity), on_batch)[0]
+        for name, x in images.items()
+    }
+
+
+def _train(
+    head: keras.Model, x: np.ndarray, y: np.ndarray, report: Report
+) -> list[dict[str, float]]:
+    """A few epochs from the trained head, shuffled with a fixed seed."""
+    compile_classifier(head, LEARNING_RATE)
+    rng = np.random.default_rng(11)
+    history = []
+    for epoch in range(EPOCHS):
+        order = rng.permutation(len(y))
+        logs = head.fit(x[order], y[order], batch_size=BATCH, epochs=1, verbose=0).history
+        metrics = {name: round(float(values[-1]), 5) for name, values in logs.items()}
+        history.append({"epoch": epoch + 1, "phase": "adapt", **metrics})
+        report(epoch + 1, EPOCHS, f"Teaching it our handwriting: epoch {epoch + 1} of {EPOCHS}")
+    return history
+
+
+def _predict(head: keras.Model, features: np.ndarray) -> np.ndarray:
+    return head.predict(features, batch_size=1024, verbose=0)

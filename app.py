@@ -16,6 +16,6 @@ PAGES = [
     st.Page("pages/results.py", title="Results", icon=":material/analytics:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/inside.py", title="Inside", icon=":material/biotech:"),
-    st.Page("pages/classroom.py", title="Class", icon=":material/groups:", url_path="class"),
+    st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
 ]
 st.navigation(PAGES).run()

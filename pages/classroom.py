@@ -36,10 +36,16 @@ from tl_core.teaching.handwriting import (
 ADAPT_JOB = "adapt"  # the kind of heavy job
 PER_ROW = 9
 REFRESH_S = 2.0
+DIGITS = [str(digit) for digit in range(10)]  # every axis shows all ten, drawn or not
 ACCURACY_BARS = {
     "mark": "bar",
     "encoding": {
-        "x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0}},
+        "x": {
+            "field": "digit",
+            "type": "ordinal",
+            "axis": {"labelAngle": 0},
+            "scale": {"domain": DIGITS},
+        },
         "y": {"field": "accuracy", "type": "quantitative", "scale": {"domain": [0, 1]}},
         "tooltip": [{"field": "drawings"}, {"field": "right"}],
     },
@@ -48,8 +54,19 @@ CONFUSION_CELLS = {
     "params": [{"name": "cell", "select": {"type": "point", "fields": ["meant", "guess"]}}],
     "mark": {"type": "rect", "cursor": "pointer"},
     "encoding": {
-        "x": {"field": "guess", "type": "ordinal", "title": "the model read"},
-        "y": {"field": "meant", "type": "ordinal", "title": "the student meant"},
+        "x": {
+            "field": "guess",
+            "type": "ordinal",
+            "title": "the model read",
+            "axis": {"labelAngle": 0},
+            "scale": {"domain": DIGITS},
+        },
+        "y": {
+            "field": "meant",
+            "type": "ordinal",
+            "title": "the student meant",
+            "scale": {"domain": DIGITS},
+        },
         "color": {"field": "drawings", "type": "quantitative", "legend": None},
         "tooltip": [{"field": "meant"}, {"field": "guess"}, {"field": "drawings"}],
     },
@@ -99,11 +116,11 @@ def wall() -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Read right, per digit meant**")
-        st.vega_lite_chart(summary.per_digit(), ACCURACY_BARS, height=220)
+        st.vega_lite_chart(summary.per_digit(), ACCURACY_BARS, height=260)
     with right:
         st.markdown("**What it read, for what we meant** (click a square to see those)")
         event = st.vega_lite_chart(
-            summary.confusions(), CONFUSION_CELLS, height=220, on_select="rerun", key="cells"
+            summary.confusions(), CONFUSION_CELLS, height=260, on_select="rerun", key="cells"
         )
     confused = summary.most_confused()
     if confused:

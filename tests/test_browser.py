@@ -315,3 +315,34 @@ def test_the_class_load_test_answers_every_student_through_the_real_server(
     assert result["drawings"] == result["answered"] == 6 and result["errors"] == 0
     assert 0 < result["answer_p50_s"] <= result["answer_max_s"] < 60
     assert result["server_cpu_s_per_drawing"] > 0 and result["server_peak_rss_mb"] > 100
+
+
+def test_two_students_answer_and_the_class_wall_shows_both_drawings(
+    trained_run: Run, app: App, browser: Browser
+) -> None:
+    projector = browser.new_page(viewport={"width": 1280, "height": 1600})
+    projector.goto(f"{app.url}/classroom")  # the first request, straight to the page
+    expect(projector.get_by_text("No drawings yet")).to_be_visible(timeout=60_000)
+    assert "Page not found" not in projector.content()
+    students = [browser.new_page(viewport={"width": 1280, "height": 1400}) for _ in range(2)]
+    for student in students:
+        student.goto(f"{app.url}/draw")
+        draw_seven(student)
+        expect(student.get_by_text(PROBABILITIES)).to_be_visible(timeout=60_000)
+    students[0].get_by_role("button", name=re.compile("^Right, it is a")).click()
+    guess = students[1].get_by_test_id("stMetricValue").inner_text().strip()
+    meant = "1" if guess != "1" else "7"
+    students[1].get_by_test_id("stButtonGroup").get_by_text(meant, exact=True).click()
+    for student in students:
+        expect(student.get_by_text("On the class wall")).to_be_visible(timeout=30_000)
+    answered = time.monotonic()
+    expect(projector.get_by_text("drawings right.")).to_have_text(
+        re.compile(r"The model read 1 of our 2 drawings right\."), timeout=10_000
+    )
+    waited = time.monotonic() - answered
+    wall = projector.get_by_test_id("stImage")
+    expect(wall).to_have_count(2)
+    expect(projector.get_by_text(f"(meant {meant})")).to_be_visible()
+    print(f"the wall showed both drawings {waited:.1f} s after the second answer")
+    assert waited < 6  # the wall refreshes every 2 s
+    shoot(projector, "8-class-wall")

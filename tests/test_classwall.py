@@ -9,14 +9,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import APP, TIMEOUT, draw_a_seven, texts
 
-from tl_core.pipeline.drawn import drawn_digit_set
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import Run, latest_complete_run, load_model, resolve_runs_dir
 from tl_core.teaching import handwriting
-from tl_core.teaching.adapt import adapt_to_class, adopt
+from tl_core.teaching.adapt import adapt_to_class, adopt, styled_class_set
 from tl_core.teaching.classwall import in_cell, summarise
 from tl_core.teaching.handwriting import (
-    Handwriting,
     class_entries,
     load_handwriting,
     parse_name,
@@ -121,14 +119,11 @@ def test_right_or_i_meant_saves_the_drawing_once_with_the_guess(trained_run: Run
 def test_teaching_it_our_handwriting_never_trains_on_the_held_out_drawings_and_adapts(
     trained_run: Run,
 ) -> None:
-    drawn = drawn_digit_set(per_digit=60, seed=5)  # not the seed of the evaluation set
-    ours = np.isin(drawn.styles, ["bar", "flag and base"]) & np.isin(drawn.y, [1, 7])
-    names = tuple(f"{y}-20261124-000000{i:03d}-{i:06x}.png" for i, y in enumerate(drawn.y[ours]))
-    class_set = Handwriting(drawn.x[ours], drawn.y[ours], names)  # 7s with a bar, 1s with a base
+    class_set = styled_class_set(40)  # 7s with a bar, 1s with a flag and a base
     steps = []
     adaptation = adapt_to_class(trained_run, class_set, lambda *step: steps.append(step))
     assert not set(adaptation.trained_on) & set(adaptation.held_out)
-    assert set(adaptation.trained_on) | set(adaptation.held_out) == set(names)
+    assert set(adaptation.trained_on) | set(adaptation.held_out) == set(class_set.names)
     assert len(adaptation.held_out) >= 5 and steps[-1][0] == steps[-1][1]  # progress to the end
     print(f"held-out class accuracy {adaptation.before} -> {adaptation.after}")
     assert adaptation.after["class"] >= adaptation.before["class"] + 0.2
@@ -139,6 +134,6 @@ def test_teaching_it_our_handwriting_never_trains_on_the_held_out_drawings_and_a
     assert adopted.path == path and adopted.status["handwriting_trained"] == list(
         adaptation.trained_on
     )
-    served = Predictor(load_model(adopted)).probabilities(drawn.x[ours][:8])
-    assert np.allclose(served, Predictor(adaptation.model).probabilities(drawn.x[ours][:8]))
+    served = Predictor(load_model(adopted)).probabilities(class_set.x[:8])
+    assert np.allclose(served, Predictor(adaptation.model).probabilities(class_set.x[:8]))
     assert load_handwriting().y.size == 0  # the class set on disk was not touched

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from tl_core.errors import TrainingStopped
 from tl_core.files import file_digest, read_json, write_atomic, write_json
-from tl_core.pipeline.model import bfloat16_copy
+from tl_core.pipeline.model import bfloat16_copy, weights_fingerprint
 from tl_core.pipeline.preprocess import to_model_input
 
 FEATURE_BATCH = 64  # 64 to 512 extract as fast; a short batch lets a drawing in sooner
@@ -74,6 +74,13 @@ def extract_features(
         if on_batch is not None:
             on_batch(len(batch))
     return np.concatenate(chunks)
+
+
+def features_identity(base_model: keras.Model, bottleneck: str, precision: str) -> str:
+    """What a base's features depend on besides the digits and the input size: its actual
+    weights (a hash of their values, so a loaded model's base matches the one it was
+    trained with), where it was cut, and the precision it computed in."""
+    return f"{weights_fingerprint(base_model)}-{bottleneck}-{precision}"
 
 
 def cache_key(digits: np.ndarray, input_size: int, weights_identity: str) -> str:

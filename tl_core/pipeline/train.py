@@ -37,6 +37,7 @@ from tl_core.pipeline.features import (
     cached_features,
     extract_features,
     feature_extractor,
+    features_identity,
 )
 from tl_core.pipeline.model import (
     build_base_model,
@@ -47,7 +48,6 @@ from tl_core.pipeline.model import (
     resolve_weights,
     scale_features,
     unfreeze_top_block,
-    weights_fingerprint,
 )
 from tl_core.pipeline.preprocess import to_model_input
 from tl_core.serving import runs
@@ -104,8 +104,6 @@ def train(
         data = add_handwriting(data, handwriting)
     precision = resolve_precision(config.precision)
     base_model = build_base_model(config.input_size, weights, config.seed, config.bottleneck)
-    identity = weights.identity if weights.path else weights_fingerprint(base_model)
-    identity = f"{identity}-{config.bottleneck}"  # with the precision, keys the features
     runs_dir = runs.resolve_runs_dir(runs_dir)
     runs.recover_interrupted(runs_dir)
     run_dir = runs.create_run(
@@ -125,7 +123,7 @@ def train(
     try:
         banks = _augmented_sets(data, config)
         features, all_cached = _bottleneck_features(
-            banks, base_model, config, precision, identity, cache, emit, stop
+            banks, base_model, config, precision, cache, emit, stop
         )
         head = build_head(features["train"].shape[1:], config.head_units, config.seed)
         scale_features(head, features["train"])
@@ -232,7 +230,6 @@ def _bottleneck_features(
     base_model: keras.Model,
     config: TrainConfig,
     precision: str,
-    weights_identity: str,
     cache: FeatureCache,
     emit: Listener,
     stop: threading.Event,
@@ -246,6 +243,9 @@ def _bottleneck_features(
         name: feature_extractor(base_model, config.input_size, name)
         for name in {precision, "float32"}
     }
+    identities = {
+        name: features_identity(base_model, config.bottleneck, name) for name in extractors
+    }
     total = sum(len(images) for images in banks.values())
     done = 0
 
@@ -258,7 +258,7 @@ def _bottleneck_features(
     features, hits = {}, []
     for name, images in banks.items():
         used = precision if name == "train" else "float32"
-        key = cache_key(images, config.input_size, f"{weights_identity}-{used}")
+        key = cache_key(images, config.input_size, identities[used])
         features[name], hit = cached_features(cache, extractors[used], images, key, on_batch, stop)
         hits.append(hit)
     return features, all(hits)

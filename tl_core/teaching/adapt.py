@@ -34,13 +34,13 @@ from tl_core.pipeline.features import (
     cache_key,
     cached_features,
     feature_extractor,
+    features_identity,
 )
 from tl_core.pipeline.model import (
     SCALING,
     base_of,
     build_full_model,
     compile_classifier,
-    weights_fingerprint,
 )
 from tl_core.serving import runs
 from tl_core.serving.jobs import Report
@@ -52,6 +52,9 @@ REPLAY_PER_CLASS = 100  # MNIST training digits per class mixed in, so it keeps 
 EPOCHS = 12
 LEARNING_RATE = 3e-4  # lower than training's 1e-3: it adjusts a trained head
 BATCH = 64
+# Drawing styles MNIST has few of (American census forms of the 1990s): a 7 with a bar
+# across, a 1 with a flag and a base. `styled_class_set` draws them for tests and measuring.
+UNFAMILIAR_STYLES = {7: "bar", 1: "flag and base"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def adapt_to_class(
         "test_aug": augmented_test_set(data.x_test, config.ranges, config.seed),
         "drawn": drawn_digit_set().x,
     }
-    features = _features(base, config.input_size, images, cache, report)
+    features = _features(base, config.input_size, config.bottleneck, images, cache, report)
     new_head = keras.models.clone_model(head)
     new_head.set_weights(head.get_weights())
     new_head.get_layer(SCALING).finalize_state()  # set_weights alone leaves its statistics
@@ -163,15 +166,16 @@ def adopt(adaptation: Adaptation, runs_dir: Path | None = None) -> Path:
 def _features(
     base: keras.Model,
     input_size: int,
+    bottleneck: str,
     images: dict[str, np.ndarray],
     cache: FeatureCache | None,
     report: Report,
 ) -> dict[str, np.ndarray]:
-    """Float32 features of each image set, from the on-disk cache where it has them (the
-    MNIST sets are the same for every adaptation of a run, so a second one is quicker)."""
+    """Float32 features of each image set, from the on-disk cache where it has them: the
+    run's test sets and the drawn set were cached when it trained, with the same key."""
     cache = cache or FeatureCache(feature_cache_dir())
     extract = feature_extractor(base, input_size, "float32")
-    identity = f"{weights_fingerprint(base)}-adapt-float32"
+    identity = features_identity(base, bottleneck, "float32")  # training's own scored sets
     total, done = sum(len(x) for x in images.values()), 0
 
     def on_batch(count: int) -> None:
@@ -203,3 +207,17 @@ def _train(
 
 def _predict(head: keras.Model, features: np.ndarray) -> np.ndarray:
     return head.predict(features, batch_size=1024, verbose=0)
+
+
+def styled_class_set(count: int, seed: int = 5) -> Handwriting:
+    """`count` drawings in UNFAMILIAR_STYLES, as a class that writes that way would save
+    them (named like saved drawings, so `split_held_out` works on them)."""
+    per_style = -(-count // len(UNFAMILIAR_STYLES))
+    # every third drawing of a 7 or a 1 has the wanted style (shapes take turns)
+    drawn = drawn_digit_set(per_digit=3 * per_style, seed=seed)
+    pairs = zip(drawn.y, drawn.styles, strict=True)
+    wanted = np.array([UNFAMILIAR_STYLES.get(int(label)) == style for label, style in pairs])
+    x, y = drawn.x[wanted][:count], drawn.y[wanted][:count]
+    order = np.random.default_rng(seed).permutation(len(y))  # both digits in any prefix
+    names = tuple(f"{label}-20260101-000000{i:06d}-{i:06x}.png" for i, label in enumerate(y[order]))
+    return Handwriting(x[order], y[order], names)

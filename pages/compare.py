@@ -12,6 +12,7 @@ import streamlit as st
 from pages.common import latest, may_control_training, passcode_box, progress, start, start_button
 from tl_core.config import BOTTLENECKS
 from tl_core.pipeline.model import bottleneck_shape
+from tl_core.serving.hosting import hosting_limits
 from tl_core.teaching.compare import (
     STRATEGIES,
     CompareSettings,
@@ -24,11 +25,17 @@ SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
 STRATEGIES_JOB, SWEEP_JOB, CUTS_JOB = "compare", "sweep", "cuts"  # kinds of heavy job
 
 
+def within_limits(sizes: list[int]) -> list[int]:
+    """The digits-per-class choices this server allows (a hosted classroom caps them)."""
+    cap = hosting_limits().max_compare_per_class
+    return [size for size in sizes if cap is None or size <= cap]
+
+
 def settings_row(key: str) -> CompareSettings:
     """The shared budget, as a row of widgets."""
     left, middle, right = st.columns(3)
     per_class = left.select_slider(
-        "Training digits per class", [10, 30, 100, 300], 100, key=f"{key}_per_class"
+        "Training digits per class", within_limits([10, 30, 100, 300]), 100, key=f"{key}_per_class"
     )
     epochs = middle.number_input("Epochs", 1, 30, 10, key=f"{key}_epochs")
     right.caption(
@@ -101,7 +108,8 @@ if not curves.empty:
     )
 
 st.subheader("2. How much data do you need?")
-sizes = st.multiselect("Digits per class", list(SIZES), list(SIZES)[:4], key="sizes")
+allowed = [name for name in SIZES if SIZES[name] in within_limits(list(SIZES.values()))]
+sizes = st.multiselect("Digits per class", allowed, allowed[:4], key="sizes")
 sweep_keys = st.multiselect(
     "Strategies to sweep",
     list(STRATEGIES),

@@ -6,9 +6,18 @@ from pages.common import model_in_use, parameter_counts, weights_badge
 from tl_core.config import QUICK_RUN
 from tl_core.pipeline.data import keras_mnist_cached
 from tl_core.pipeline.model import NUM_CLASSES, how_to_get_weights, imagenet_weights_present
+from tl_core.serving.hosting import hosting_limits, join_address, qr_png
 from tl_core.teaching.lesson import lesson_plan
 
 st.title(":material/draw: Digit Lab")
+limits = hosting_limits()
+if limits.cloud:
+    st.info(
+        f"**Hosted classroom** ({limits.cloud_reason}): limits for a small server: "
+        + "; ".join(limits.lines())
+        + ".",
+        icon=":material/cloud:",
+    )
 st.markdown(
     "A network that learned to recognise **photos** (VGG16, trained on 1.2 million ImageNet "
     "images) is re-used to read **handwritten digits** (MNIST). We keep what it learned "
@@ -50,6 +59,22 @@ with st.expander("A 45-minute lesson", icon=":material/school:"):
         left, right = st.columns([5, 1])
         left.markdown(f"**{step.minutes} min · {step.title}.** {step.show}  \n*Ask:* {step.ask}")
         right.page_link(step.page, label="open", icon=":material/arrow_forward:")
+
+st.subheader("Students join here")
+address = join_address(
+    st.get_option("server.address"), st.get_option("server.port"), st.context.url
+)
+if address is None:
+    st.info(
+        "This server only answers this computer, so students can't join it yet. Start it "
+        "with `streamlit run app.py --server.address 0.0.0.0` and this page shows the "
+        "address and a QR code for the class."
+    )
+else:
+    qr, words = st.columns([1, 3])
+    qr.image(qr_png(address), width=180)
+    words.markdown(f"Open **{address}** on a phone or laptop, or scan the code.")
+    words.caption("The address this server listens on; the devices must be on the same network.")
 
 st.subheader("This machine")
 weights = imagenet_weights_present()

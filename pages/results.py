@@ -18,6 +18,7 @@ from pages.common import (
 from tl_core.errors import DigitLabError
 from tl_core.pipeline.evaluate import score
 from tl_core.pipeline.images import mosaic
+from tl_core.serving.export import USAGE, keras_bytes, tflite_bytes
 from tl_core.teaching.handwriting import load_handwriting
 
 MAX_SHOWN = 40
@@ -157,3 +158,30 @@ choice = st.selectbox("Model in use (for you)", names, index=current)
 if choice != run.name:
     st.session_state[MODEL_CHOICE] = choice
     st.rerun()
+
+st.subheader("Take the model home")
+st.markdown(
+    "The model in use, to keep: as a **Keras** file, or as **TensorFlow Lite** for a phone "
+    "or a small board. The TensorFlow Lite model prepares a digit itself (straightens, "
+    "resizes and normalises it, as here): give it a 28x28 digit cut out of a drawing."
+)
+keras_column, tflite_column = st.columns(2)
+keras_column.download_button(
+    "Download .keras",
+    lambda: keras_bytes(run),
+    file_name=f"digit-lab-{run.name}.keras",
+    mime="application/octet-stream",
+    icon=":material/download:",
+    on_click="ignore",
+)
+if shared is not None:
+    tflite_column.download_button(
+        "Download .tflite",
+        lambda: tflite_bytes(run, shared),
+        file_name=f"digit-lab-{run.name}.tflite",
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+with st.expander("Use it in your own code", icon=":material/code:"):
+    st.code(USAGE.format(name=f"digit-lab-{run.name}"), language="python")

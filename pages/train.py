@@ -20,6 +20,7 @@ from tl_core.errors import ConfigError, NotAllowed
 from tl_core.pipeline.data import take_budget
 from tl_core.pipeline.model import imagenet_weights_present
 from tl_core.pipeline.train import Speed, estimate_seconds, measure_speed
+from tl_core.serving.hosting import hosting_limits
 from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
 from tl_core.teaching.handwriting import load_handwriting
 
@@ -54,8 +55,15 @@ def settings_form() -> TrainConfig | None:
             help="Random weights: the same network, never "
             "trained on photos. A baseline, not transfer learning.",
         )
+        limit = hosting_limits().max_per_class  # a hosted classroom: never all of MNIST
         per_class = left.number_input(
-            "Training digits per class (0 = all)", 0, 6000, QUICK_RUN.per_class, key="per_class"
+            f"Training digits per class (at most {limit:,} here)"
+            if limit
+            else "Training digits per class (0 = all)",
+            1 if limit else 0,
+            limit or 6000,
+            QUICK_RUN.per_class,
+            key="per_class",
         )
         input_size = left.select_slider(
             "Input size (pixels)", [32, 48, 64, 96], QUICK_RUN.input_size, key="input_size"
@@ -188,7 +196,7 @@ if may_control_training():
     if config is not None:
         try:
             started = server_job().start(config, st.session_state.get(PASSCODE))
-        except NotAllowed as error:
+        except (NotAllowed, ConfigError) as error:
             st.error(str(error))
         else:
             if started:

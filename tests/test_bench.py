@@ -25,6 +25,12 @@ KEYS = [
     "extract_img_s_48",
     "predict_img_s_32",
     "extract_vs_predict",
+    "matmul_f32_gflops",
+    "base_gflop_per_image_32",
+    "extract_f32_img_s_32",
+    "base_f32_gflops_32",
+    "base_fraction_of_f32_matmul",
+    "base_f32_fraction_of_f32_matmul",
     "latency_p50_ms",
     "latency_p95_ms",
     "rss_train_mb",
@@ -54,6 +60,9 @@ def test_bench_prints_a_table_and_writes_every_key(tmp_path: Path, capsys) -> No
     assert set(KEYS) <= set(results)
     assert all(isinstance(results[key], int | float) for key in KEYS)
     assert results["cores"] >= 1 and results["train_digits"] == 30 and results["test_digits"] == 20
+    assert results["cpu"] and results["tensorflow"] and isinstance(results["cpu_bfloat16"], bool)
+    assert 0.55 < results["base_gflop_per_image_32"] < 0.7  # VGG16 convolutions at 32x32
+    assert 0 < results["base_f32_fraction_of_f32_matmul"] < 2
     assert all(results[key] > 0 for key in KEYS if key.endswith(("_s", "_mb", "_ms", "img_s_32")))
     # right answers over the test digits: 2 per class, and 3 in the quick run's budget
     for key, digits in (("acc_cached_clean", 20), ("quick_run_acc", 30)):

@@ -12,10 +12,13 @@ It also works out the address students should open (`join_address`): the one the
 really listens on, as Streamlit was told.
 """
 
+import io
 import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+
+import segno
 
 from tl_core.config import TrainConfig
 from tl_core.errors import ConfigError
@@ -50,9 +53,7 @@ class Limits:
 CLOUD_LIMITS = dict(max_per_class=500, max_bank_images=10_000, max_compare_per_class=100)
 
 
-def hosting_limits(
-    environ: dict[str, str] | None = None, app_root: Path | None = None
-) -> Limits:
+def hosting_limits(environ: dict[str, str] | None = None, app_root: Path | None = None) -> Limits:
     """The limits for this server (see the module docstring for when cloud mode is on)."""
     environ = dict(os.environ) if environ is None else environ
     app_root = app_root or Path(__file__).resolve().parents[2]
@@ -102,6 +103,13 @@ def join_address(address: str | None, port: int, browser_url: str | None = None)
         return None
     host = address if address and address not in ("0.0.0.0", "::") else _network_address()
     return f"http://{host}:{port}" if host else None
+
+
+def qr_png(url: str, scale: int = 8) -> bytes:
+    """A QR code of `url` as PNG bytes, large enough to scan from the back of a room."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()
 
 
 def _network_address() -> str | None:

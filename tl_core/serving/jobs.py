@@ -22,6 +22,7 @@ from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.serving.access import may_control_training
+from tl_core.serving.hosting import check_limits, hosting_limits
 from tl_core.serving.predict import DRAWINGS_WAITING
 from tl_core.serving.runs import recover_interrupted, resolve_runs_dir
 
@@ -84,8 +85,10 @@ class ServerJob:
     def start(self, config: TrainConfig, entered: str | None = None) -> bool:
         """Start training; False (and nothing changes) if a job is already running.
 
-        Raises NotAllowed when a teacher passcode is set and `entered` is not it.
+        Raises NotAllowed when a teacher passcode is set and `entered` is not it, and
+        ConfigError when it asks for more than a hosted classroom allows (tl_core.serving.hosting).
         """
+        check_limits(config, hosting_limits())  # a hosted classroom's small server
         title = "Training" + ("" if config.is_transfer else " (random weights)")
         return self._launch(TRAINING, title, config, lambda: self._train(config), entered)
 

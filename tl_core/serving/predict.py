@@ -95,17 +95,19 @@ class Predictor:
         self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._worker_lock = threading.Lock()
         self._worker_running = False
-        self._compiled_model(tf.zeros([1, 28, 28], tf.uint8))  # traced now, not under load
+        self.serve(tf.zeros([1, 28, 28], tf.uint8))  # traced now, not under load
 
     @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])
-    def _compiled_model(self, digits: tf.Tensor) -> tf.Tensor:
-        """The model behind a fixed signature, preparation included."""
+    def serve(self, digits: tf.Tensor) -> tf.Tensor:
+        """The model behind a fixed signature, preparation included: uint8 digits
+        (N, 28, 28), as `digit_from_image` makes them, to (N, 10) probabilities. The
+        TensorFlow Lite export is this same function (tl_core.serving.export)."""
         return self.model(to_model_input(digits, self.input_size), training=False)
 
     def probabilities(self, digits: np.ndarray) -> np.ndarray:
         """Softmax outputs (N, 10) for uint8 digits (N, 28, 28): one alone, or in batches."""
         chunks = [
-            self._compiled_model(tf.constant(digits[start : start + EVAL_BATCH])).numpy()
+            self.serve(tf.constant(digits[start : start + EVAL_BATCH])).numpy()
             for start in range(0, len(digits), EVAL_BATCH)
         ]
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)

@@ -11,6 +11,7 @@ run is measured once.
 """
 
 import os
+import platform
 import resource
 import statistics
 import tempfile
@@ -47,7 +48,7 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> di
     """Run every measurement, each in a fresh process; returns the figures by JSON key."""
     config = settings.config
     results: dict[str, Any] = {
-        "cores": os.cpu_count(),
+        **machine(),
         "weights": config.weights,
         "epochs": config.epochs,
         "views": config.views,
@@ -80,6 +81,15 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> di
     results["extract_vs_predict"] = round(
         extraction["extract_img_s_32"] / extraction["predict_img_s_32"], 2
     )
+    log("this machine's float32 matrix-multiply rate, and the base's share of it...")
+    results.update(_in_fresh_process(_float32_rates, config, settings.extract_images))
+    results["base_gflops_32"] = round(
+        results["base_gflop_per_image_32"] * results["extract_img_s_32"], 1
+    )
+    for path in ("", "_f32"):
+        results[f"base{path}_fraction_of_f32_matmul"] = round(
+            results[f"base{path}_gflops_32"] / results["matmul_f32_gflops"], 3
+        )
     log("cold start and prediction latency...")
     results.update(
         _in_fresh_process(_predict_only, cached["run_path"], settings.latency_calls, time.time())
@@ -160,7 +170,13 @@ def _small_cnns(config: TrainConfig) -> dict[str, Any]:
 def format_table(results: dict[str, Any]) -> str:
     """The figures as a two-column text table, in the order they are measured."""
     rows = [
+        (
+            "cpu",
+            f"{results['cpu']} (bfloat16 hardware: {'yes' if results['cpu_bfloat16'] else 'no'})",
+        ),
         ("cores", results["cores"]),
+        ("tensorflow / keras", f"{results['tensorflow']} / {results['keras']}"),
+        ("float32 matmul (GFLOP/s)", results["matmul_f32_gflops"]),
         ("data", f"{results['data_source']}"),
         (
             "setting",
@@ -178,6 +194,17 @@ def format_table(results: dict[str, Any]) -> str:
         ("model.predict img/s at 32", results["predict_img_s_32"]),
         ("model.predict img/s at 48", results["predict_img_s_48"]),
         ("extract / predict at 32", f"{results['extract_vs_predict']}x"),
+        ("extract img/s at 32, float32", results["extract_f32_img_s_32"]),
+        (
+            "base GFLOP/s at 32: this run / float32",
+            f"{results['base_gflops_32']} / {results['base_f32_gflops_32']} "
+            f"({results['base_gflop_per_image_32']} GFLOP per image)",
+        ),
+        (
+            "base / float32 matmul rate: this run / float32",
+            f"{results['base_fraction_of_f32_matmul']} / "
+            f"{results['base_f32_fraction_of_f32_matmul']}",
+        ),
         ("latency p50 / p95 (ms)", f"{results['latency_p50_ms']} / {results['latency_p95_ms']}"),
         ("peak RSS training (MB)", results["rss_train_mb"]),
         ("peak RSS naive training (MB)", results["rss_train_naive_mb"]),
@@ -346,6 +373,78 @@ def _extraction_throughput(config: TrainConfig, images: int, repeats: int) -> di
         results[f"extract_img_s_{size}"] = _median_rate(run_extractor, images, repeats)
         results[f"predict_img_s_{size}"] = _median_rate(run_predict, images, repeats)
     return results
+
+
+def machine() -> dict[str, Any]:
+    """What the figures depend on: the CPU, its cores and bfloat16 hardware, TensorFlow."""
+    import keras
+    import tensorflow as tf
+
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                  if line.startswith("model name")), platform.processor() or "unknown")  # fmt: skip
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines()
+                      if line.startswith("flags")), []))  # fmt: skip
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "cpu_bfloat16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def _float32_rates(config: TrainConfig, images: int) -> dict[str, Any]:
+    """The machine's float32 matrix-multiply rate (GFLOP/s, the median of timed 1024x1024
+    products on all cores), the frozen base's work per image at 32 px, and the base's
+    float32 extraction rate, whatever precision the bench's run used."""
+    import tensorflow as tf
+
+    from tl_core.pipeline.data import load_mnist
+    from tl_core.pipeline.features import FEATURE_BATCH, feature_extractor
+    from tl_core.pipeline.model import build_base_model, resolve_weights
+
+    side, products = 1024, 20
+    a = tf.random.stateless_normal([side, side], seed=[1, 2])
+
+    @tf.function
+    def multiply() -> tf.Tensor:
+        x = a
+        for _ in range(products):
+            x = tf.matmul(x, a) * (1.0 / side)  # scaled, so values stay finite
+        return x
+
+    matmul_rate = _median_rate(lambda: multiply().numpy(), products, 3) * 2 * side**3 / 1e9
+    base = build_base_model(32, resolve_weights(config.weights, config.seed), config.seed)
+    flop = _base_flop_per_image(base)
+    digits = np.resize(load_mnist(config.data_source, config.data_path).x_train, (images, 28, 28))
+    extract = feature_extractor(base, 32, "float32")
+
+    def run_extractor() -> None:
+        for start in range(0, images, FEATURE_BATCH):
+            extract(tf.constant(digits[start : start + FEATURE_BATCH])).numpy()
+
+    f32_rate = _median_rate(run_extractor, images, 3)
+    return {
+        "matmul_f32_gflops": round(matmul_rate, 1),
+        "base_gflop_per_image_32": round(flop / 1e9, 4),
+        "extract_f32_img_s_32": f32_rate,
+        "base_f32_gflops_32": round(flop * f32_rate / 1e9, 1),
+    }
+
+
+def _base_flop_per_image(base: Any) -> float:
+    """Multiply-adds x 2 of every convolution of the base for one image (the rest is small)."""
+    import keras
+
+    flop = 0.0
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, height, width, out_channels = layer.output.shape
+            kernel_h, kernel_w, in_channels, _ = layer.kernel.shape
+            flop += 2 * height * width * out_channels * kernel_h * kernel_w * in_channels
+    return flop
 
 
 def _median_rate(work: Callable[[], None], items: int, repeats: int) -> float:

@@ -1,0 +1,166 @@
+"""Beyond one laptop: cloud mode's limits, the address students join, the model to take
+home (TensorFlow Lite parity), and the container (built only where Docker runs)."""
+
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import APP, TIMEOUT, texts
+
+from tl_core.config import TrainConfig
+from tl_core.errors import ConfigError
+from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.preprocess import to_model_input
+from tl_core.serving.export import exports_dir, keras_bytes, tflite_bytes, tflite_probabilities
+from tl_core.serving.hosting import (
+    CLOUD_ENV,
+    check_limits,
+    hosting_limits,
+    join_address,
+    qr_png,
+)
+from tl_core.serving.jobs import ServerJob
+from tl_core.serving.predict import Predictor
+from tl_core.serving.runs import Run, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_cloud_mode_is_on_where_a_host_puts_the_app_and_by_one_setting(tmp_path: Path) -> None:
+    laptop = tmp_path / "digit-lab"
+    assert not hosting_limits({}, laptop).cloud
+    assert hosting_limits({CLOUD_ENV: "1"}, laptop).cloud_reason == f"{CLOUD_ENV}=1"
+    assert "Hugging Face" in hosting_limits({"SPACE_ID": "school/digits"}, laptop).cloud_reason
+    community = hosting_limits({}, Path("/mount/src/digit-lab"))
+    assert "Community Cloud" in community.cloud_reason
+    assert not hosting_limits({CLOUD_ENV: "0", "SPACE_ID": "x"}, laptop).cloud  # off wins
+
+
+def test_a_hosted_classroom_refuses_trainings_its_small_server_cannot_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = hosting_limits({CLOUD_ENV: "1"})
+    check_limits(TrainConfig(per_class=400, views=2), limits)  # the app's quick run fits
+    with pytest.raises(ConfigError, match=r"at most 500 digits per class \(you asked for all"):
+        check_limits(TrainConfig(per_class=None), limits)
+    with pytest.raises(ConfigError, match="500 digits per class with 4 views is 20,000 images"):
+        check_limits(TrainConfig(per_class=500, views=4), limits)
+    check_limits(TrainConfig(per_class=None), hosting_limits({}))  # a laptop: no limits
+    monkeypatch.setenv(CLOUD_ENV, "1")
+    with pytest.raises(ConfigError, match="at most 500"):
+        ServerJob().start(TrainConfig(per_class=None))  # the job itself refuses
+
+
+def test_home_shows_a_hosted_classrooms_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CLOUD_ENV, "1")
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not app.exception, app.exception
+    assert "Hosted classroom" in texts(app) and "at most 500 digits per class" in texts(app)
+    app.switch_page("pages/compare.py").run()
+    assert "300" not in [str(o) for o in app.select_slider[0].options]  # Compare's budget too
+
+
+def test_the_join_address_is_where_the_server_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert join_address("127.0.0.1", 8501) is None  # this computer only: nobody can join
+    assert join_address("192.168.1.20", 8502) == "http://192.168.1.20:8502"
+    hosted = "https://digit-lab.streamlit.app/"
+    assert join_address("", 8501, hosted) == "https://digit-lab.streamlit.app"
+    monkeypatch.setattr("tl_core.serving.hosting._network_address", lambda: "10.0.0.7")
+    assert join_address("0.0.0.0", 8501, "http://localhost:8501/") == "http://10.0.0.7:8501"
+    png = qr_png("http://10.0.0.7:8501")
+    assert png.startswith(b"\x89PNG") and len(png) > 200
+
+
+def test_the_tflite_model_gives_the_apps_probabilities(trained_run: Run) -> None:
+    predictor = Predictor(load_model(trained_run))
+    digits = drawn_digit_set().x  # 600 drawings, prepared as the canvas prepares them
+    model = tflite_bytes(trained_run, predictor)
+    difference = np.abs(tflite_probabilities(model, digits) - predictor.probabilities(digits))
+    print(
+        f"TensorFlow Lite vs the app, 600 drawn digits: largest difference {difference.max():.2e}"
+    )
+    assert difference.max() <= 1e-3
+    (cached,) = exports_dir().glob("*.tflite")
+    started = time.perf_counter()
+    assert tflite_bytes(trained_run, predictor) == model == cached.read_bytes()
+    assert time.perf_counter() - started < 1  # converted once, then read from disk
+
+
+def test_a_downloaded_keras_model_loads_in_safe_mode(trained_run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "digit-lab.keras"
+    path.write_bytes(keras_bytes(trained_run))
+    model = keras.saving.load_model(path, safe_mode=True)
+    digits = drawn_digit_set().x[:20]
+    served = Predictor(load_model(trained_run)).probabilities(digits)
+    own = model.predict(to_model_input(digits, model.input_shape[1]), verbose=0)
+    assert np.allclose(own, served, atol=1e-5)
+
+
+def docker_engine() -> str | None:
+    """Why the container can't be built here, or None when a Docker engine answers."""
+    if shutil.which("docker") is None:
+        return "no docker command on this machine"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=60)
+    return None if info.returncode == 0 else "the docker command finds no running engine"
+
+
+@pytest.mark.slow
+def test_the_container_builds_serves_the_app_and_predicts(tmp_path: Path) -> None:
+    reason = docker_engine()
+    if reason:
+        pytest.skip(f"the image can't be built here: {reason}")
+    tag, name = f"digit-lab-test:{uuid.uuid4().hex[:8]}", f"digit-lab-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "build", "-t", tag, str(ROOT)], check=True, timeout=1800)
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "-p", "127.0.0.1::8501", tag],
+        check=True, timeout=120,
+    )  # fmt: skip
+    try:
+        port = (
+            subprocess.run(
+                ["docker", "port", name, "8501"], capture_output=True, text=True, check=True
+            )
+            .stdout.split(":")[-1]
+            .strip()
+        )
+        deadline = time.monotonic() + 180
+        while True:  # the image's own health check, then the page from outside
+            health = subprocess.run(
+                ["docker", "inspect", "-f", "{{.State.Health.Status}}", name],
+                capture_output=True, text=True,
+            ).stdout.strip()  # fmt: skip
+            if health == "healthy":
+                break
+            assert time.monotonic() < deadline, f"health check: {health}"
+            time.sleep(5)
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health").read() == b"ok"
+        trained = subprocess.run(
+            ["docker", "exec", name, "python", "-m", "tl_core", "train", "--source", "embedded",
+             "--weights", "random", "--per-class", "10", "--test-per-class", "5", "--epochs", "1"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert trained.returncode == 0, trained.stderr
+        drawn = subprocess.run(
+            ["docker", "exec", name, "python", "-c",
+             "from PIL import Image, ImageDraw; image = Image.new('L', (280, 280)); "
+             "ImageDraw.Draw(image).line([(60, 40), (200, 40), (110, 250)], fill=255, width=18); "
+             "image.save('/data/seven.png')"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert drawn.returncode == 0, drawn.stderr
+        guess = subprocess.run(
+            ["docker", "exec", name, "python", "-m", "tl_core", "predict", "latest",
+             "/data/seven.png"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert guess.returncode == 0 and guess.stdout.startswith("digit "), guess.stderr
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)

@@ -19,8 +19,8 @@ from pages.common import (
     start,
     start_button,
 )
-from tl_core.errors import RunError
-from tl_core.teaching.adapt import MIN_DRAWINGS, Adaptation, adapt_to_class, adopt
+from tl_core.errors import DigitLabError
+from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt, check_enough
 from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
 from tl_core.teaching.handwriting import (
     CLASS_SET_CAP,
@@ -73,9 +73,10 @@ CONFUSION_CELLS = {
 }
 
 
-def thumbnails(entries: list[Entry], teacher: bool) -> None:
+def thumbnails(entries: list[Entry], teacher: bool, where: str) -> None:
     """The drawings as a grid, each with the guess, its confidence and a tick or a cross;
-    the teacher also gets a remove button under each."""
+    the teacher also gets a remove button under each (`where` keeps the buttons of two
+    grids apart: a drawing can be in both)."""
     folder = handwriting_dir()
     shown = [(entry, read_digit(folder / entry.name)) for entry in entries]
     unreadable = sum(digit is None for _, digit in shown)
@@ -89,7 +90,10 @@ def thumbnails(entries: list[Entry], teacher: bool) -> None:
             column.image(digit, width=64)
             column.markdown(verdict(entry))
             if teacher and column.button(
-                "Remove", key=f"remove_{entry.name}", icon=":material/delete:", type="tertiary"
+                "Remove",
+                key=f"remove_{where}_{entry.name}",
+                icon=":material/delete:",
+                type="tertiary",
             ):
                 remove_drawing(entry.name)
                 st.rerun(scope="fragment")
@@ -131,9 +135,9 @@ def wall() -> None:
         meant, guess = int(chosen["meant"]), int(chosen["guess"])
         cell = in_cell(entries, meant, guess)
         st.markdown(f"**{len(cell)} drawing(s) meant as {meant}, read as {guess}**")
-        thumbnails(cell[:WALL_SIZE], teacher)
+        thumbnails(cell[:WALL_SIZE], teacher, "cell")
     st.markdown(f"**The newest {min(WALL_SIZE, len(entries))} of {len(entries)} drawings**")
-    thumbnails(entries[:WALL_SIZE], teacher)
+    thumbnails(entries[:WALL_SIZE], teacher, "newest")
 
 
 def adaptation_result(adaptation: Adaptation) -> None:
@@ -160,7 +164,7 @@ def adaptation_result(adaptation: Adaptation) -> None:
     ):
         try:
             adopt(adaptation)
-        except RunError as error:
+        except DigitLabError as error:  # a runs folder that can't be written, a full disk
             st.error(str(error))
         else:
             st.rerun()
@@ -191,8 +195,10 @@ if run is None:
     st.info(NO_MODEL_YET)
 elif start_button("Teach it our handwriting", "start_adapt"):
     drawings = load_handwriting()
-    if len(drawings) < MIN_DRAWINGS:
-        st.warning(f"Needs at least {MIN_DRAWINGS} drawings; the class set has {len(drawings)}.")
+    try:
+        check_enough(drawings)
+    except DigitLabError as error:
+        st.warning(str(error))
     else:
         start(
             ADAPT_JOB,
@@ -206,5 +212,9 @@ if result is not None:
 if may_control_training() and st.button(
     "Clear the class set", key="clear_set", icon=":material/delete_sweep:"
 ):
-    st.toast(f"Removed {clear_handwriting()} drawings.")
-    st.rerun()
+    try:
+        st.toast(f"Removed {clear_handwriting()} drawings.")
+    except OSError as error:  # a folder that can't be written
+        st.error(f"The class set could not be cleared ({error.strerror or error}).")
+    else:
+        st.rerun()

@@ -21,7 +21,7 @@ from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.evaluate import Evaluation, evaluate_run
 from tl_core.pipeline.model import model_parameter_counts
 from tl_core.serving.access import teacher_passcode
-from tl_core.serving.jobs import ServerJob
+from tl_core.serving.jobs import FAILED, ServerJob
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 
@@ -200,6 +200,8 @@ def progress(kind: str) -> None:
             job.stop(st.session_state.get(PASSCODE))
     elif status.is_active:
         st.caption(f"{status.title} is running on the server; this can start when it is done.")
+    elif status.kind == kind and status.state == FAILED:
+        st.error(status.error)
 
 
 def latest(kind: str) -> Any:

@@ -13,6 +13,7 @@ The adapted model stays in memory until the teacher adopts it (`adopt`), which s
 a new complete run: from then on it is the model in use.
 """
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ import keras
 import numpy as np
 
 from tl_core.config import TrainConfig
-from tl_core.errors import DigitLabError
+from tl_core.errors import DigitLabError, RunError
 from tl_core.paths import feature_cache_dir
 from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import load_budget, stratified_subset
@@ -75,6 +76,15 @@ class Adaptation:
     seconds: float
 
 
+def check_enough(handwriting: Handwriting) -> None:
+    """Raise DigitLabError, in one sentence, when the class set is too small to teach from."""
+    if len(handwriting) < MIN_DRAWINGS:
+        raise DigitLabError(
+            f"Teaching it our handwriting needs at least {MIN_DRAWINGS} drawings in the class "
+            f"set (it has {len(handwriting)}): ask the class to draw and answer on Draw first."
+        )
+
+
 def adapt_to_class(
     run: runs.Run,
     handwriting: Handwriting,
@@ -85,11 +95,7 @@ def adapt_to_class(
     """Adapt the run's model to the class's drawings; `report(step, total, message)` follows
     progress (and raises once a stop was asked for). See the module docstring."""
     started = time.perf_counter()
-    if len(handwriting) < MIN_DRAWINGS:
-        raise DigitLabError(
-            f"Teaching it our handwriting needs at least {MIN_DRAWINGS} drawings in the class "
-            f"set (it has {len(handwriting)}): ask the class to draw and answer on Draw first."
-        )
+    check_enough(handwriting)
     to_train, held_out = split_held_out(handwriting)
     config = run.config
     report(0, EPOCHS, "Loading the model in use and MNIST")
@@ -158,8 +164,17 @@ def adopt(adaptation: Adaptation, runs_dir: Path | None = None) -> Path:
             "test_digits": source.status.get("test_digits"),
         },
     )
-    runs.save_history(path, list(adaptation.history))
-    runs.finish_run(path, adaptation.model, {**adaptation.metrics, "seconds": adaptation.seconds})
+    try:
+        runs.save_history(path, list(adaptation.history))
+        metrics = {**adaptation.metrics, "seconds": adaptation.seconds}
+        runs.finish_run(path, adaptation.model, metrics)
+    except OSError as error:  # a full disk: the run is marked failed, the old model stays
+        with contextlib.suppress(OSError):
+            runs.set_state(path, runs.FAILED, error=str(error))
+        raise RunError(
+            f"Saving the adapted model failed ({error.strerror or error}), so the model in "
+            "use did not change. Free some disk space and try again."
+        ) from error
     return path
 
 

@@ -151,10 +151,11 @@ def class_entries(folder: Path | None = None) -> list[Entry]:
     return sorted((e for e in entries if e is not None), key=lambda e: e.saved, reverse=True)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=CLASS_SET_CAP)
 def read_digit(path: Path) -> np.ndarray | None:
     """One saved drawing's 28x28 digit, or None (with a warning) if it can't be read.
-    Cached: a saved file never changes (its name is unique), so the wall reads each once."""
+    Cached (the whole set is 1.5 MB): a saved file never changes (its name is unique), so
+    the wall and every load of the set read each file once."""
     try:
         with Image.open(path) as image:
             digit = np.asarray(image.convert("L"))

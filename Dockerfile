@@ -1,5 +1,6 @@
 # Digit Lab in a container: `docker build -t digit-lab .` then
-# `docker run -p 8501:8501 -v digit-lab-data:/data digit-lab` (see the README).
+# `docker run -p 8501:8501 -v digit-lab-data:/data -e DIGITLAB_JOIN_URL=http://<host>:8501 digit-lab`
+# (see the README).
 FROM python:3.11-slim
 
 # Build with --build-arg PREFETCH=1 on a machine with internet: the ImageNet weights and the
@@ -22,7 +23,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY --chown=digitlab:digitlab app.py ./
-COPY --chown=digitlab:digitlab .streamlit ./.streamlit
+# The settings only: a teacher's .streamlit/secrets.toml (the passcode) never goes in the image.
+COPY --chown=digitlab:digitlab .streamlit/config.toml ./.streamlit/config.toml
 COPY --chown=digitlab:digitlab pages ./pages
 COPY --chown=digitlab:digitlab tl_core ./tl_core
 

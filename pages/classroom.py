@@ -156,9 +156,13 @@ def adaptation_result(adaptation: Adaptation) -> None:
         column.metric(
             label, f"{after:.0%}", f"{after - before:+.0%} (was {before:.0%})", delta_color="normal"
         )
-    adopted = any(run.status.get("adaptation") == adaptation.id for run in runs())
-    if adopted:
-        st.success("The adapted model is the model in use.", icon=":material/check:")
+    adopted = next((run for run in runs() if run.status.get("adaptation") == adaptation.id), None)
+    if adopted is not None:
+        st.success(
+            f"Saved as run {adopted.name}: the model in use on every screen, until a newer "
+            "run (or a student's own choice on Results).",
+            icon=":material/check:",
+        )
     elif may_control_training() and st.button(
         "Use the adapted model", key="adopt", icon=":material/published_with_changes:"
     ):

@@ -36,7 +36,10 @@ def save_answer(prediction: Prediction, meant: int | None, checksum: str) -> Non
             prediction.digit_image, meant, guess=prediction.digit, confidence=prediction.confidence
         )
     except OSError as error:  # a full disk, a folder that can't be written
-        st.session_state[ANSWERED] = (checksum, f"It could not be saved ({error.strerror}).")
+        st.session_state[ANSWERED] = (
+            checksum,
+            f"It could not be saved ({error.strerror or error}).",
+        )
     else:
         st.session_state[ANSWERED] = (checksum, meant)
 

@@ -66,9 +66,10 @@ address = join_address(
 )
 if address is None:
     st.info(
-        "This server only answers this computer, so students can't join it yet. Start it "
-        "with `streamlit run app.py --server.address 0.0.0.0` and this page shows the "
-        "address and a QR code for the class."
+        "Students can't join from an address this server knows. On a laptop, start it with "
+        "`streamlit run app.py --server.address 0.0.0.0`; in a container, set "
+        "`DIGITLAB_JOIN_URL` to the address students open (the host's, with its port). "
+        "This page then shows that address and a QR code for the class."
     )
 else:
     qr, words = st.columns([1, 3])

@@ -64,7 +64,8 @@ else:
     drawn.metric("Drawn digits", "not measured")
     drawn.caption("This run is older than the drawn-digit set: train again to see it.")
 trained_on = run.status.get("handwriting_trained", [])
-unseen = tuple(e.name for e in class_entries() if e.name not in set(trained_on))
+trained_names = set(trained_on)
+unseen = tuple(e.name for e in class_entries() if e.name not in trained_names)
 _, shared = predictor_in_use()
 if unseen and shared is not None:
     accuracy, count = handwriting_accuracy(

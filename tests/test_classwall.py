@@ -137,3 +137,7 @@ def test_teaching_it_our_handwriting_never_trains_on_the_held_out_drawings_and_a
     served = Predictor(load_model(adopted)).probabilities(class_set.x[:8])
     assert np.allclose(served, Predictor(adaptation.model).probabilities(class_set.x[:8]))
     assert load_handwriting().y.size == 0  # the class set on disk was not touched
+    results = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    results.switch_page("pages/results.py").run()  # the adopted run is now the model in use
+    assert not results.exception, results.exception
+    assert adopted.name in texts(results)

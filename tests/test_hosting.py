@@ -52,6 +52,8 @@ def test_a_hosted_classroom_refuses_trainings_its_small_server_cannot_hold(
         check_limits(TrainConfig(per_class=None), limits)
     with pytest.raises(ConfigError, match="500 digits per class with 4 views is 20,000 images"):
         check_limits(TrainConfig(per_class=500, views=4), limits)
+    with pytest.raises(ConfigError, match="400 digits per class and 1,500 class drawings"):
+        check_limits(TrainConfig(per_class=400, views=2), limits, class_drawings=1500)
     check_limits(TrainConfig(per_class=None), hosting_limits({}))  # a laptop: no limits
     monkeypatch.setenv(CLOUD_ENV, "1")
     with pytest.raises(ConfigError, match="at most 500"):
@@ -67,13 +69,21 @@ def test_home_shows_a_hosted_classrooms_limits(monkeypatch: pytest.MonkeyPatch) 
     assert "300" not in [str(o) for o in app.select_slider[0].options]  # Compare's budget too
 
 
-def test_the_join_address_is_where_the_server_listens(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert join_address("127.0.0.1", 8501) is None  # this computer only: nobody can join
-    assert join_address("192.168.1.20", 8502) == "http://192.168.1.20:8502"
+def test_the_join_address_is_where_the_server_listens(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert join_address("127.0.0.1", 8501, environ={}) is None  # this computer only
+    assert join_address("192.168.1.20", 8502, environ={}) == "http://192.168.1.20:8502"
     hosted = "https://digit-lab.streamlit.app/"
-    assert join_address("", 8501, hosted) == "https://digit-lab.streamlit.app"
+    assert join_address("", 8501, hosted, environ={}) == "https://digit-lab.streamlit.app"
     monkeypatch.setattr("tl_core.serving.hosting._network_address", lambda: "10.0.0.7")
-    assert join_address("0.0.0.0", 8501, "http://localhost:8501/") == "http://10.0.0.7:8501"
+    monkeypatch.setattr("tl_core.serving.hosting.CONTAINER_MARK", tmp_path / "no-such-file")
+    for local in ("http://localhost:8501/", "http://0.0.0.0:8501", "http://[::1]:8501"):
+        assert join_address("0.0.0.0", 8501, local, environ={}) == "http://10.0.0.7:8501"
+    monkeypatch.setattr("tl_core.serving.hosting.CONTAINER_MARK", tmp_path)  # in a container
+    assert join_address("0.0.0.0", 8501, "http://localhost:8501/", environ={}) is None
+    told = {"DIGITLAB_JOIN_URL": "http://192.168.1.5:8501/"}
+    assert join_address("0.0.0.0", 8501, None, told) == "http://192.168.1.5:8501"
     png = qr_png("http://10.0.0.7:8501")
     assert png.startswith(b"\x89PNG") and len(png) > 200
 

@@ -110,10 +110,12 @@ def default_weights() -> str:
 
 
 def weights_fingerprint(base_model: keras.Model) -> str:
-    """A hash of the base's actual weight values: the cache identity for random weights.
+    """A hash of the base's actual weight values: the identity of its cached features
+    (tl_core.pipeline.features.features_identity), whatever the weights came from.
 
-    The seed alone is not enough: another thread calling `set_random_seed` while a base is
-    built would change the values, and stale features would then be reused.
+    Neither a seed nor a file name is enough: another thread calling `set_random_seed`
+    while a base is built would change the values, and a loaded model's base must match
+    the one it was trained with.
     """
     digest = hashlib.sha256()
     for array in base_model.get_weights():

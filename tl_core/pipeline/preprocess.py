@@ -27,11 +27,11 @@ def deskew(digits: np.ndarray | tf.Tensor) -> tf.Tensor:
 
     Output pixel (x, y) reads the source at (x + skew * (y - 14) + cx - 14, y + cy - 14),
     bilinearly, with zeros outside. As the vertical offset is the same for every row, that
-    is a vertical shift of the whole digit, then a horizontal shift of each row by its own
-    amount; each shift is a product with a matrix of linear-interpolation weights. So the
-    step is only sums and matrix products: a batch runs in a few TensorFlow ops, and
-    TensorFlow Lite runs it with its built-in operations (the exported model includes it).
-    It matches TensorFlow's projective image transform to within 0.001 of 255.
+    is a vertical shift of the whole digit (a product with a 28x28 matrix of interpolation
+    weights), then a horizontal shift of each row by its own amount (each output pixel
+    mixes its two neighbouring source pixels). These are sums, products and gathers only,
+    so TensorFlow Lite runs the step with its built-in operations (the exported model
+    includes it); a test checks it against TensorFlow's projective image transform.
     """
     x = tf.cast(digits, tf.float32)
     coords = tf.range(DIGIT_SIDE, dtype=tf.float32)
@@ -46,16 +46,24 @@ def deskew(digits: np.ndarray | tf.Tensor) -> tf.Tensor:
     )
     skew = tf.clip_by_value(skew, -MAX_SKEW, MAX_SKEW)
     source_rows = rows + (centre_y - CENTRE)[:, tf.newaxis, tf.newaxis]  # (N, y, 1)
-    shifted = tf.matmul(_interpolation_weights(cols - source_rows), x)  # (N, y, x)
+    vertical = tf.nn.relu(1.0 - tf.abs(cols - source_rows))  # (N, y, source row)
+    shifted = tf.matmul(vertical, x)
     row_shift = skew[:, tf.newaxis] * (coords - CENTRE) + (centre_x - CENTRE)[:, tf.newaxis]
-    source_cols = cols + row_shift[:, :, tf.newaxis]  # (N, y, x)
-    weights = _interpolation_weights(coords - source_cols[..., tf.newaxis])  # (N, y, x, j)
-    return tf.matmul(weights, shifted[..., tf.newaxis])[..., 0]
+    return _shift_rows(shifted, cols + row_shift[:, :, tf.newaxis])
 
 
-def _interpolation_weights(offsets: tf.Tensor) -> tf.Tensor:
-    """The weight linear interpolation gives a pixel `offsets` away from the sample point."""
-    return tf.nn.relu(1.0 - tf.abs(offsets))
+def _shift_rows(images: tf.Tensor, source: tf.Tensor) -> tf.Tensor:
+    """Each output pixel (n, y, x) read at column `source[n, y, x]` of its row, linearly
+    between the two neighbouring pixels, zero outside the image."""
+    padded = tf.pad(images, [[0, 0], [0, 0], [1, 1]])  # a zero column at each side
+    left = tf.floor(source)
+    last = DIGIT_SIDE + 1  # the right zero column of `padded`
+    left_index = tf.cast(tf.clip_by_value(left + 1, 0, last), tf.int32)
+    right_index = tf.cast(tf.clip_by_value(left + 2, 0, last), tf.int32)
+    weight = source - left
+    left_pixels = tf.gather(padded, left_index, batch_dims=2)
+    right_pixels = tf.gather(padded, right_index, batch_dims=2)
+    return (1 - weight) * left_pixels + weight * right_pixels
 
 
 def to_model_input(digits: np.ndarray | tf.Tensor, input_size: int) -> tf.Tensor:

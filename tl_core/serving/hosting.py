@@ -1,15 +1,18 @@
 """Where the app is served: a laptop in the room, or a small host ("cloud mode").
 
 Hosted classrooms (Streamlit Community Cloud, a Hugging Face Docker Space, a small school
-server) give an app about 1 to 2.7 GB of memory and 2 cores. Cloud mode keeps every heavy
-job inside that: no training on all of MNIST, a capped augmentation bank, and the Compare
-page's smaller budgets. It is on when `DIGITLAB_CLOUD=1` (an environment variable, or a
+server) give an app about 1 to 2.7 GB of memory and 2 cores. Cloud mode keeps the heavy
+jobs inside that: the server job refuses a training on all of MNIST or with a larger
+augmentation bank (`check_limits`), and the Compare page offers only its smaller budgets.
+"Teach it our handwriting" needs no limit: at most 2,000 drawings and 1,000 MNIST digits.
+It is on when `DIGITLAB_CLOUD=1` (an environment variable, or a
 root-level Streamlit secret, which Streamlit also exposes as one), or when the app runs
 where a host puts it: a Hugging Face Space sets `SPACE_ID`, and Community Cloud checks a
 repository out under `/mount/src`. `DIGITLAB_CLOUD=0` turns it off.
 
 It also works out the address students should open (`join_address`): the one the server
-really listens on, as Streamlit was told.
+really listens on, as Streamlit was told, or `DIGITLAB_JOIN_URL` where only the teacher
+knows it (a container).
 """
 
 import io
@@ -17,6 +20,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import segno
 
@@ -26,6 +30,9 @@ from tl_core.errors import ConfigError
 CLOUD_ENV = "DIGITLAB_CLOUD"
 COMMUNITY_CLOUD_ROOT = Path("/mount/src")
 LOCAL_ONLY = ("127.0.0.1", "localhost", "::1")
+ANY_ADDRESS = ("", "0.0.0.0", "::")  # bound to every interface
+JOIN_URL_ENV = "DIGITLAB_JOIN_URL"  # the address students open, when only the teacher knows it
+CONTAINER_MARK = Path("/.dockerenv")  # Docker puts it in every container
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,9 @@ def hosting_limits(environ: dict[str, str] | None = None, app_root: Path | None 
     return Limits(reason, **CLOUD_LIMITS)
 
 
-def check_limits(config: TrainConfig, limits: Limits) -> None:
-    """Raise ConfigError, in one sentence, when a training asks for more than the host has."""
+def check_limits(config: TrainConfig, limits: Limits, class_drawings: int = 0) -> None:
+    """Raise ConfigError, in one sentence, when a training asks for more than the host has
+    (`class_drawings`: the class set's drawings it adds, when it adds them)."""
     if not limits.cloud:
         return
     if config.per_class is None or config.per_class > limits.max_per_class:
@@ -81,28 +89,49 @@ def check_limits(config: TrainConfig, limits: Limits) -> None:
             f"This hosted classroom trains on at most {limits.max_per_class:,} digits per "
             f"class (you asked for {asked}): its small server has about 2 GB of memory."
         )
-    if config.per_class * 10 * config.views > limits.max_bank_images:
+    images = (config.per_class * 10 + class_drawings) * config.views
+    if images > limits.max_bank_images:
         raise ConfigError(
-            f"{config.per_class:,} digits per class with {config.views} views is "
-            f"{config.per_class * 10 * config.views:,} images: this hosted classroom takes at "
-            f"most {limits.max_bank_images:,}. Use fewer digits or views."
+            f"{config.per_class:,} digits per class"
+            + (f" and {class_drawings:,} class drawings" if class_drawings else "")
+            + f" with {config.views} views is {images:,} images: this hosted classroom takes "
+            f"at most {limits.max_bank_images:,}. Use fewer digits or views."
         )
 
 
-def join_address(address: str | None, port: int, browser_url: str | None = None) -> str | None:
-    """The address students should open, or None when they can't reach this server.
+def join_address(
+    address: str | None,
+    port: int,
+    browser_url: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> str | None:
+    """The address students should open, or None when it can't be known from here.
 
-    `address` and `port` are Streamlit's `server.address` and `server.port`. A server bound to
-    this computer only (127.0.0.1) can't be joined; one bound to every interface (empty or
-    0.0.0.0) is reached at this computer's network address. When the teacher's own browser
-    already uses an address other than this computer's (a hosted app), that one is it.
+    `address` and `port` are Streamlit's `server.address` and `server.port`. The order:
+    `DIGITLAB_JOIN_URL` when set (a container, or a server behind another name); the
+    teacher's own browser address when it is not this computer's (a hosted app); none for a
+    server bound to this computer only (127.0.0.1), or bound to every interface inside a
+    container, whose own network address students can't reach; else the address it is
+    bound to, or for every interface this computer's network address.
     """
-    if browser_url and not any(f"//{host}" in browser_url for host in ("localhost", "127.")):
+    environ = dict(os.environ) if environ is None else environ
+    if environ.get(JOIN_URL_ENV):
+        return environ[JOIN_URL_ENV].rstrip("/")
+    if browser_url and not _is_local(urlsplit(browser_url).hostname):
         return browser_url.rstrip("/")
     if address in LOCAL_ONLY:
         return None
-    host = address if address and address not in ("0.0.0.0", "::") else _network_address()
+    if address and address not in ANY_ADDRESS:
+        return f"http://{address}:{port}"
+    if CONTAINER_MARK.exists():
+        return None
+    host = _network_address()
     return f"http://{host}:{port}" if host else None
+
+
+def _is_local(host: str | None) -> bool:
+    """Whether a browser's host name means "this computer" (so students can't use it)."""
+    return host is None or host in (*LOCAL_ONLY, *ANY_ADDRESS) or host.startswith("127.")
 
 
 def qr_png(url: str, scale: int = 8) -> bytes:

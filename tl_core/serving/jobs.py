@@ -25,6 +25,7 @@ from tl_core.serving.access import may_control_training
 from tl_core.serving.hosting import check_limits, hosting_limits
 from tl_core.serving.predict import DRAWINGS_WAITING
 from tl_core.serving.runs import recover_interrupted, resolve_runs_dir
+from tl_core.teaching.handwriting import class_entries
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
     "idle",
@@ -88,7 +89,8 @@ class ServerJob:
         Raises NotAllowed when a teacher passcode is set and `entered` is not it, and
         ConfigError when it asks for more than a hosted classroom allows (tl_core.serving.hosting).
         """
-        check_limits(config, hosting_limits())  # a hosted classroom's small server
+        drawings = len(class_entries()) if config.include_handwriting else 0
+        check_limits(config, hosting_limits(), drawings)  # a hosted classroom's small server
         title = "Training" + ("" if config.is_transfer else " (random weights)")
         return self._launch(TRAINING, title, config, lambda: self._train(config), entered)
 

@@ -118,7 +118,8 @@ def adapt_to_class(
     new_head = keras.models.clone_model(head)
     new_head.set_weights(head.get_weights())
     new_head.get_layer(SCALING).finalize_state()  # set_weights alone leaves its statistics
-    history = _train(new_head, features["train"], train_y, report)
+    validation = (features["test_aug"], data.y_test)  # as in training; never our drawings
+    history = _train(new_head, features["train"], train_y, validation, report)
     probabilities = {
         "old": {name: _predict(head, features[name]) for name in ("held_out", "test_clean")},
         "new": {name: _predict(new_head, features[name]) for name in images if name != "train"},
@@ -187,7 +188,8 @@ def _features(
     report: Report,
 ) -> dict[str, np.ndarray]:
     """Float32 features of each image set, from the on-disk cache where it has them: the
-    run's test sets and the drawn set were cached when it trained, with the same key."""
+    run's test sets and the drawn set were cached with this key when it trained (a run
+    trained before this key existed, or fine-tuned, computes them once here)."""
     cache = cache or FeatureCache(feature_cache_dir())
     extract = feature_extractor(base, input_size, "float32")
     identity = features_identity(base, bottleneck, "float32")  # training's own scored sets
@@ -205,15 +207,23 @@ def _features(
 
 
 def _train(
-    head: keras.Model, x: np.ndarray, y: np.ndarray, report: Report
+    head: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray],
+    report: Report,
 ) -> list[dict[str, float]]:
-    """A few epochs from the trained head, shuffled with a fixed seed."""
+    """A few epochs from the trained head, shuffled with a fixed seed; the history has the
+    columns of a training's (validation on augmented MNIST test digits), so every page that
+    draws a run's curves draws these."""
     compile_classifier(head, LEARNING_RATE)
     rng = np.random.default_rng(11)
     history = []
     for epoch in range(EPOCHS):
         order = rng.permutation(len(y))
-        logs = head.fit(x[order], y[order], batch_size=BATCH, epochs=1, verbose=0).history
+        logs = head.fit(
+            x[order], y[order], batch_size=BATCH, epochs=1, validation_data=validation, verbose=0
+        ).history
         metrics = {name: round(float(values[-1]), 5) for name, values in logs.items()}
         history.append({"epoch": epoch + 1, "phase": "adapt", **metrics})
         report(epoch + 1, EPOCHS, f"Teaching it our handwriting: epoch {epoch + 1} of {EPOCHS}")
@@ -233,6 +243,6 @@ def styled_class_set(count: int, seed: int = 5) -> Handwriting:
     pairs = zip(drawn.y, drawn.styles, strict=True)
     wanted = np.array([UNFAMILIAR_STYLES.get(int(label)) == style for label, style in pairs])
     x, y = drawn.x[wanted][:count], drawn.y[wanted][:count]
-    order = np.random.default_rng(seed).permutation(len(y))  # both digits in any prefix
+    order = np.random.default_rng(seed).permutation(len(y))  # the digits mixed, not in blocks
     names = tuple(f"{label}-20260101-000000{i:06d}-{i:06x}.png" for i, label in enumerate(y[order]))
     return Handwriting(x[order], y[order], names)

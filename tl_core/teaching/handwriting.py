@@ -8,12 +8,12 @@ records the names it trained on, so "our handwriting" is only ever measured on d
 model has not seen.
 
 Each drawing is one 28x28 PNG named `<label>-<date>-<time>-<random>-g<guess>-<percent>.png`
-in the set's folder: the digit the student meant, when it was saved (to the microsecond),
-and the guess and confidence of the model in use when it was drawn. The set survives a
-restart, needs no index that could disagree with the files, and the class wall reads its
-counts from the names alone. Nothing else is stored: no name, no address, no session. A file
-that cannot be read back is skipped with a warning, never used. The set keeps the newest
-CLASS_SET_CAP drawings: saving one more removes the oldest.
+in the set's folder: the digit the student meant, when it was saved (UTC, to the
+microsecond), a random token, and the guess and confidence of the model in use when it was
+drawn. The set survives a restart, needs no index that could disagree with the files, and
+the class wall reads its counts from the names alone. Nothing else is stored: no name, no
+address, no session. A file that cannot be read back is skipped with a warning, never
+used. The set keeps the newest CLASS_SET_CAP drawings: saving one more removes the oldest.
 """
 
 import functools
@@ -129,15 +129,18 @@ def save_drawing(
     if not 0 <= int(label) <= 9:
         raise ImageError(f"label={label!r} is not allowed: use a digit from 0 to 9.")
     folder = folder or handwriting_dir()
-    now = time.time_ns()
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now / 1e9)) + f"{now // 1000 % 10**6:06d}"
+    now = time.time_ns()  # UTC, so the order by age holds when the clocks change
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now / 1e9)) + f"{now // 1000 % 10**6:06d}"
     name = f"{int(label)}-{stamp}-{secrets.token_hex(3)}"
     if guess is not None:
         name += f"-g{int(guess)}-{round(100 * float(confidence or 0)):03d}"
     path = folder / f"{name}.png"
     write_atomic(path, lambda handle: Image.fromarray(digit).save(handle, "PNG"))
-    for old in class_entries(folder)[CLASS_SET_CAP:]:
-        (folder / old.name).unlink(missing_ok=True)
+    try:
+        for old in class_entries(folder)[CLASS_SET_CAP:]:
+            (folder / old.name).unlink(missing_ok=True)
+    except OSError as error:  # the drawing is saved; the oldest go at the next save
+        log.warning("Could not remove the oldest drawings over the cap (%s).", error)
     return path
 
 

@@ -1,7 +1,7 @@
 """A 45-minute lesson through the app, for the Home page.
 
 The steps follow what the pages really do; the one step whose length depends on the
-machine (training) says how long the last training took on this server, when there was one.
+machine (training) says how long the model in use took to make here, when there is one.
 """
 
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ class LessonStep:
 def lesson_plan(last_training_s: float | None = None) -> list[LessonStep]:
     """The steps, in order; their minutes add up to 45."""
     training = (
-        f"the last training on this server took {last_training_s:.0f} s"
+        f"the model in use took {last_training_s:.0f} s to make on this server"
         if last_training_s is not None
         else "the Train page estimates how long it takes on this machine before it starts"
     )

@@ -376,20 +376,25 @@ def _extraction_throughput(config: TrainConfig, images: int, repeats: int) -> di
 
 
 def machine() -> dict[str, Any]:
-    """What the figures depend on: the CPU, its cores and bfloat16 hardware, TensorFlow."""
+    """What the figures depend on: the CPU (name, family and model numbers: a virtual
+    machine may name only the vendor), its cores and bfloat16 hardware, TensorFlow."""
     import keras
     import tensorflow as tf
 
-    cpuinfo = Path("/proc/cpuinfo")
-    text = cpuinfo.read_text() if cpuinfo.exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown")  # fmt: skip
-    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines()
-                      if line.startswith("flags")), []))  # fmt: skip
+    from tl_core.pipeline.model import CPU_FLAGS_FILE, NATIVE_BF16_FLAGS
+
+    try:
+        lines = CPU_FLAGS_FILE.read_text().splitlines()
+    except OSError:  # not Linux
+        lines = []
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)  # the last CPU's
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
     return {
-        "cpu": model,
+        "cpu": fields.get("model name") or platform.processor() or "unknown",
+        "cpu_family": fields.get("cpu family"),
+        "cpu_model": fields.get("model"),
         "cores": os.cpu_count(),
-        "cpu_bfloat16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "cpu_bfloat16": bool(set(fields.get("flags", "").split()) & set(NATIVE_BF16_FLAGS)),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }

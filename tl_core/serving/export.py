@@ -76,7 +76,8 @@ def to_tflite(predictor: Predictor) -> bytes:
     """Convert the Predictor's serving function (uint8 digits in, probabilities out) with
     TensorFlow Lite's built-in operations only."""
     serve = predictor.serve.get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve], predictor.model)
+    # No Keras model as the converter's "trackable" object: given one, every output was NaN.
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()
 

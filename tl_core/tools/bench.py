@@ -172,7 +172,8 @@ def format_table(results: dict[str, Any]) -> str:
     rows = [
         (
             "cpu",
-            f"{results['cpu']} (bfloat16 hardware: {'yes' if results['cpu_bfloat16'] else 'no'})",
+            f"{results['cpu']}, family {results['cpu_family']} model {results['cpu_model']} "
+            f"(bfloat16 hardware: {'yes' if results['cpu_bfloat16'] else 'no'})",
         ),
         ("cores", results["cores"]),
         ("tensorflow / keras", f"{results['tensorflow']} / {results['keras']}"),

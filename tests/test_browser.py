@@ -8,11 +8,7 @@ Screenshots and timings go to `screenshots/` at the repository root (see the REA
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -21,7 +17,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tl_core.serving.runs import RUNNING, Run, list_runs, resolve_runs_dir
-from tl_core.tools.classload import run_class_load, stroke_of_a_seven
+from tl_core.tools.classload import (
+    free_port,
+    peak_rss_mb,
+    run_class_load,
+    start_server,
+    stroke_of_a_seven,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "screenshots"
@@ -39,59 +41,22 @@ PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class App(NamedTuple):
     url: str
     pid: int
 
     def peak_rss_mb(self) -> float:
         """The server's peak resident memory so far (VmHWM), in MB."""
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        return round(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024, 1)
+        return peak_rss_mb(self.pid)
 
 
 @pytest.fixture
 def app(isolated_homes: Path) -> Iterator[App]:
     """`streamlit run app.py` on 127.0.0.1, with this test's own runs folder."""
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = start_server(port, os.environ.copy())
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("streamlit did not start") from None
-                time.sleep(0.5)
-        yield App(url, server.pid)
+        yield App(f"http://127.0.0.1:{port}", server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

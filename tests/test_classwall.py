@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-from test_app import APP, TIMEOUT, draw_a_seven, texts
+from test_app import draw_a_seven, page, texts
 
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import Run, latest_complete_run, load_model, resolve_runs_dir
@@ -80,18 +79,11 @@ def test_the_wall_counts_right_readings_per_digit_and_the_confusions(tmp_path: P
     assert [entry.label for entry in in_cell(class_entries(tmp_path), 7, 1)] == [7, 7]
 
 
-def class_page() -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    app.switch_page("pages/classroom.py").run()
-    assert not app.exception, app.exception
-    return app
-
-
 def test_the_class_page_shows_the_counts_and_hides_teacher_controls_from_students(
     trained_run: Run, teacher_passcode: str
 ) -> None:
     save_class_set([(7, 7), (7, 1), (2, 2), (5, 5)])
-    app = class_page()
+    app = page("classroom")
     assert "The model read 3 of our 4 drawings right." in [h.value for h in app.subheader]
     assert len(app.get("vega_lite_chart")) == 2  # per-digit accuracy, confusions
     assert "Confused most: 7 read as 1 (1)" in texts(app)
@@ -137,7 +129,5 @@ def test_teaching_it_our_handwriting_never_trains_on_the_held_out_drawings_and_a
     served = Predictor(load_model(adopted)).probabilities(class_set.x[:8])
     assert np.allclose(served, Predictor(adaptation.model).probabilities(class_set.x[:8]))
     assert load_handwriting().y.size == 0  # the class set on disk was not touched
-    results = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    results.switch_page("pages/results.py").run()  # the adopted run is now the model in use
-    assert not results.exception, results.exception
+    results = page("results")  # the adopted run is now the model in use
     assert adopted.name in texts(results)

@@ -136,11 +136,17 @@ def resolve_precision(precision: str = "auto") -> str:
         return precision
     if os.environ.get(PRECISION_ENV) in ("float32", "bfloat16"):
         return os.environ[PRECISION_ENV]
+    return "bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (False where it can't be asked
+    cheaply, off Linux: then everything stays exact)."""
     try:
         flags = set(CPU_FLAGS_FILE.read_text().split())
-    except OSError:  # not Linux: no cheap way to ask, so stay exact
-        return "float32"
-    return "bfloat16" if flags.intersection(NATIVE_BF16_FLAGS) else "float32"
+    except OSError:
+        return False
+    return bool(flags.intersection(NATIVE_BF16_FLAGS))
 
 
 def build_base_model(

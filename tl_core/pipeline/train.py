@@ -276,7 +276,7 @@ class _StopOnRequest(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _fit_epoch(
+def fit_epoch(
     model: keras.Model,
     x: object,
     y: np.ndarray | None,
@@ -321,7 +321,7 @@ def _train_head(
         order = rng.permutation(len(data.y_train))
         views = rng.integers(config.views, size=len(data.y_train))
         x = bank[order, views]
-        metrics = _fit_epoch(head, x, data.y_train[order], validation, config.batch_size, stop)
+        metrics = fit_epoch(head, x, data.y_train[order], validation, config.batch_size, stop)
         history.append({"epoch": epoch + 1, "phase": "train", **metrics})
         runs.save_history(run_dir, history)
         emit(ProgressEvent("train", epoch + 1, config.epochs, metrics))
@@ -376,7 +376,7 @@ def _fine_tune(
     validation = _DigitBatches(banks["test_aug"], data.y_test, config, augmented=False)
     emit(ProgressEvent("fine-tune", 0, config.fine_tune_epochs, message="Fine-tuning block5"))
     for epoch in range(config.fine_tune_epochs):
-        metrics = _fit_epoch(model, train_batches, None, validation, None, stop)
+        metrics = fit_epoch(model, train_batches, None, validation, None, stop)
         history.append({"epoch": config.epochs + epoch + 1, "phase": "fine-tune", **metrics})
         runs.save_history(run_dir, history)
         emit(ProgressEvent("fine-tune", epoch + 1, config.fine_tune_epochs, metrics))

@@ -15,7 +15,6 @@ checksum.
 import threading
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from tl_core.files import write_atomic
@@ -80,14 +79,3 @@ def to_tflite(predictor: Predictor) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([serve])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()
-
-
-def tflite_probabilities(model: bytes, digits: np.ndarray) -> np.ndarray:
-    """Run a TensorFlow Lite model on uint8 digits (N, 28, 28): (N, 10) probabilities."""
-    interpreter = tf.lite.Interpreter(model_content=model)
-    entry = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(entry["index"], list(digits.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(entry["index"], digits)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])

@@ -15,6 +15,7 @@ a new complete run: from then on it is the model in use.
 
 import contextlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ from tl_core.pipeline.model import (
     build_full_model,
     compile_classifier,
 )
+from tl_core.pipeline.train import fit_epoch
 from tl_core.serving import runs
 from tl_core.serving.jobs import Report
 from tl_core.teaching.handwriting import Handwriting, split_held_out
@@ -215,16 +217,13 @@ def _train(
 ) -> list[dict[str, float]]:
     """A few epochs from the trained head, shuffled with a fixed seed; the history has the
     columns of a training's (validation on augmented MNIST test digits), so every page that
-    draws a run's curves draws these."""
+    draws a run's curves draws these. A stop ends it at the next epoch's report."""
     compile_classifier(head, LEARNING_RATE)
     rng = np.random.default_rng(11)
     history = []
     for epoch in range(EPOCHS):
         order = rng.permutation(len(y))
-        logs = head.fit(
-            x[order], y[order], batch_size=BATCH, epochs=1, validation_data=validation, verbose=0
-        ).history
-        metrics = {name: round(float(values[-1]), 5) for name, values in logs.items()}
+        metrics = fit_epoch(head, x[order], y[order], validation, BATCH, threading.Event())
         history.append({"epoch": epoch + 1, "phase": "adapt", **metrics})
         report(epoch + 1, EPOCHS, f"Teaching it our handwriting: epoch {epoch + 1} of {EPOCHS}")
     return history

@@ -382,7 +382,7 @@ def machine() -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    from tl_core.pipeline.model import CPU_FLAGS_FILE, NATIVE_BF16_FLAGS
+    from tl_core.pipeline.model import CPU_FLAGS_FILE, cpu_has_bfloat16
 
     try:
         lines = CPU_FLAGS_FILE.read_text().splitlines()
@@ -395,7 +395,7 @@ def machine() -> dict[str, Any]:
         "cpu_family": fields.get("cpu family"),
         "cpu_model": fields.get("model"),
         "cores": os.cpu_count(),
-        "cpu_bfloat16": bool(set(fields.get("flags", "").split()) & set(NATIVE_BF16_FLAGS)),
+        "cpu_bfloat16": cpu_has_bfloat16(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }

@@ -109,14 +109,14 @@ def run_class_load(
     students: int, rounds: int, while_training: bool = False, home: Path | None = None
 ) -> dict[str, Any]:
     """Drive `students` pages for `rounds` rounds; returns the figures (see the module)."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **({"DIGITLAB_HOME": str(home)} if home else {})}
-    server = _start_server(port, env)
+    server = start_server(port, env)
     try:
         result = asyncio.run(
             _class(f"http://127.0.0.1:{port}", server.pid, students, rounds, while_training)
         )
-        return {**result, "server_peak_rss_mb": _peak_rss_mb(server.pid)}
+        return {**result, "server_peak_rss_mb": peak_rss_mb(server.pid)}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -223,7 +223,8 @@ async def _stop_training(teacher: Any) -> str:
     return "running throughout"
 
 
-def _start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:`port`, returned once its health check answers."""
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port)],
@@ -244,7 +245,7 @@ def _start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
             time.sleep(0.5)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -256,7 +257,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), in MB."""
     status = Path(f"/proc/{pid}/status").read_text()
     return round(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024, 1)
 

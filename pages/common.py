@@ -102,9 +102,11 @@ def _secrets() -> dict:
 
 
 @st.cache_data
-def parameter_counts(input_size: int, head_units: int, bottleneck: str) -> tuple[int, int]:
+def parameter_counts(
+    input_size: int, head_units: int, bottleneck: str, pooling: str
+) -> tuple[int, int]:
     """(trainable, frozen) parameters of the transfer model, counted on a built model."""
-    return model_parameter_counts(input_size, head_units, bottleneck)
+    return model_parameter_counts(input_size, head_units, bottleneck, pooling)
 
 
 @st.cache_resource(max_entries=4)

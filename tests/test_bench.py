@@ -42,10 +42,14 @@ KEYS = [
     "app_f32_s",
     "app_f32_clean",
     "app_f32_drawn",
-    "app_f32_drawn_ratio",
+    "app_f32_people",
+    "app_random_f32_people",
+    "app_people_f32_people",
     "cli_f32_s",
     "cli_f32_drawn",
+    "cli_f32_people",
     "scratch_drawn",
+    "scratch_people",
     "develop_drawn",
 ]
 TINY = ["--source", "embedded", "--per-class", "3", "--test-per-class", "2", "--epochs", "1"]
@@ -70,7 +74,26 @@ def test_bench_prints_a_table_and_writes_every_key(tmp_path: Path, capsys) -> No
     # the speedup is printed to two decimals: it is the ratio of the times, rounded
     ratio = results["train_naive_s"] / results["train_cached_s"]
     assert abs(results["speedup"] - ratio) <= 0.005 + 1e-9
-    clean, drawn = results["app_f32_clean"], results["app_f32_drawn"]
-    assert abs(results["app_f32_drawn_ratio"] - (drawn / clean if clean else 0)) <= 0.0005 + 1e-9
+    # people's digits: 3 per class of the held-out writers in the reading runs
+    for key in ("app_f32_people", "app_random_f32_people", "app_people_f32_people"):
+        assert results[key] * 30 == pytest.approx(round(results[key] * 30), abs=0.01)
+    assert "not transfer learning" in results["app_random_f32_weights"]
+    assert "pretrained" in results["app_f32_weights"]
     table = capsys.readouterr().out
     assert "speedup naive / cached" in table and f"{results['speedup']}x" in table
+    assert "app default + 20 writers" in table
+
+
+def test_reading_only_prints_the_transfer_figures_with_the_work_in_gflop(
+    tmp_path: Path, capsys
+) -> None:
+    out_file = tmp_path / "reading.json"
+    args = ["bench", *TINY, *CHEAP, "--reading-only", "--json", str(out_file)]
+    assert main(args) == 0
+    results = json.loads(out_file.read_text())
+    assert "train_naive_s" not in results  # the naive training was skipped
+    assert results["matmul_f32_gflops"] > 0 and results["latency_p50_ms"] > 0
+    table = capsys.readouterr().out
+    work = results["app_f32_s"] * results["matmul_f32_gflops"]
+    assert f"x rate: {work:,.0f} GFLOP" in table
+    assert "small CNN from scratch: MNIST / people / drawn" in table

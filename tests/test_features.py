@@ -33,7 +33,7 @@ class CountingExtractor:
 
 def test_features_have_the_bottleneck_shape(extract, digits: np.ndarray) -> None:
     features, hit = cached_features(None, extract, digits, "unused")
-    assert features.shape == (40, 1, 1, 512) and features.dtype == np.float32
+    assert features.shape == (40, 2, 2, 512) and features.dtype == np.float32  # block4
     assert not hit
 
 

@@ -1,4 +1,4 @@
-"""Step 4: the frozen VGG16 base, the new head, and where the ImageNet weights come from."""
+"""Step 4: the frozen VGG16 base, the new head, and where the pretrained weights come from."""
 
 from pathlib import Path
 
@@ -10,7 +10,9 @@ from conftest import md5_of
 from tl_core.download import Download
 from tl_core.errors import WeightsUnavailable
 from tl_core.pipeline.model import (
+    EDGES_LABEL,
     IMAGENET_DOWNLOAD,
+    IMAGENET_LABEL,
     build_base_model,
     build_full_model,
     build_head,
@@ -26,22 +28,58 @@ def reference_weights(path: Path) -> list[np.ndarray]:
 
 
 def test_frozen_base_has_no_trainable_weights_and_head_has_the_expected_count() -> None:
-    base_model = build_base_model(32, resolve_weights("random"))
+    base_model = build_base_model(32, resolve_weights("random"))  # cut after block4
     assert base_model.trainable_weights == []
-    assert base_model.output_shape == (None, 1, 1, 512)
-    head = build_head(base_model.output_shape[1:], 512)
+    assert base_model.output_shape == (None, 2, 2, 512)
+    head = build_head(base_model.output_shape[1:], 512)  # averaged: 512 inputs
     model = build_full_model(base_model, head)
     trainable, frozen = parameter_counts(model)
     assert trainable == 512 * 512 + 512 + 512 * 10 + 10  # Dense(512) + Dense(10)
-    assert frozen == 14_714_688  # VGG16's convolutional base
+    assert frozen == 7_635_264  # VGG16's convolutional base up to block4
     assert model.predict(np.zeros((2, 32, 32, 3)), verbose=0).shape == (2, 10)
+    flat = build_head(base_model.output_shape[1:], 512, pooling="flatten")
+    trainable, _ = parameter_counts(build_full_model(base_model, flat))
+    assert trainable == 2 * 2 * 512 * 512 + 512 + 512 * 10 + 10  # every position
+    whole = build_base_model(32, resolve_weights("random"), bottleneck="block5")
+    assert whole.output_shape == (None, 1, 1, 512)
+    assert parameter_counts(build_full_model(whole, build_head((1, 1, 512))))[1] == 14_714_688
 
 
-def test_fine_tuning_unfreezes_block5_only() -> None:
-    base_model = build_base_model(32, resolve_weights("random"))
+@pytest.mark.parametrize("block", ["block4", "block5"])
+def test_fine_tuning_unfreezes_the_top_block_only(block: str) -> None:
+    base_model = build_base_model(32, resolve_weights("random"), bottleneck=block)
     unfreeze_top_block(base_model)
     trainable = {w.path.split("/")[0] for w in base_model.trainable_weights}
-    assert trainable == {"block5_conv1", "block5_conv2", "block5_conv3"}
+    assert trainable == {f"{block}_conv1", f"{block}_conv2", f"{block}_conv3"}
+
+
+def test_edge_detection_weights_are_vgg16_as_hed_trained_it() -> None:
+    """The offline pretrained base: every convolution is HED's, copied by name, not random."""
+    import h5py
+
+    weights = resolve_weights("edges")
+    assert weights.is_transfer and weights.label == EDGES_LABEL and weights.kind == "edges"
+    base_model = build_base_model(32, weights, bottleneck="block5")
+    with h5py.File(weights.path, "r") as handle:
+        kernel = handle["block3/layers/conv2d_2/vars/0"][()]
+        bias = handle["block5/layers/conv2d/vars/1"][()]
+    assert np.array_equal(base_model.get_layer("block3_conv3").get_weights()[0], kernel)
+    assert np.array_equal(base_model.get_layer("block5_conv1").get_weights()[1], bias)
+    random_base = build_base_model(32, resolve_weights("random"), bottleneck="block5")
+    for layer in random_base.layers:
+        if layer.weights:
+            assert not np.array_equal(
+                base_model.get_layer(layer.name).get_weights()[0], layer.get_weights()[0]
+            ), f"{layer.name} was not loaded"
+
+
+def test_pretrained_is_imagenet_when_there_and_edges_offline(vgg16_weights_file: Path) -> None:
+    offline = Download("http://127.0.0.1:9/w.h5", "w.h5", md5_of(vgg16_weights_file), "models")
+    assert resolve_weights("pretrained", download=offline).label == EDGES_LABEL
+    offline.cache_path().parent.mkdir(parents=True)
+    offline.cache_path().write_bytes(vgg16_weights_file.read_bytes())
+    weights = resolve_weights("pretrained", download=offline)
+    assert weights.kind == "imagenet" and weights.label.startswith(IMAGENET_LABEL)
 
 
 def test_random_weights_are_labelled_not_transfer_learning() -> None:
@@ -52,7 +90,7 @@ def test_random_weights_are_labelled_not_transfer_learning() -> None:
 def test_resolver_loads_a_local_weights_file(vgg16_weights_file: Path) -> None:
     weights = resolve_weights(str(vgg16_weights_file))
     assert weights.is_transfer and weights.identity == f"md5-{md5_of(vgg16_weights_file)}"
-    base_model = build_base_model(32, weights)
+    base_model = build_base_model(32, weights, bottleneck="block5")
     expected = reference_weights(vgg16_weights_file)
     assert all(
         np.array_equal(a, b) for a, b in zip(base_model.get_weights(), expected, strict=True)
@@ -108,7 +146,6 @@ def test_offline_without_weights_says_what_to_do() -> None:
         resolve_weights("imagenet", download=offline)
     message = str(caught.value)
     assert "cannot be reached" in message and "python -m tl_core prefetch" in message
-    assert "--weights random" in message
 
 
 def test_a_file_that_is_not_vgg16_weights_gives_the_clear_error(tmp_path: Path) -> None:
@@ -129,19 +166,31 @@ def test_random_weights_fingerprint_follows_the_values() -> None:
     assert first == again != other
 
 
-def test_precision_auto_follows_the_cpu_unless_float32_is_forced(
+def test_precision_auto_is_what_this_machine_measured_unless_float32_is_forced(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from tl_core.pipeline import model
+    from tl_core.pipeline import features, model
 
     monkeypatch.delenv("DIGITLAB_PRECISION", raising=False)  # a run may force float32
     cpuinfo = tmp_path / "cpuinfo"
     monkeypatch.setattr(model, "CPU_FLAGS_FILE", cpuinfo)
+    cpuinfo.write_text("flags : fpu avx2\n")  # most laptops: no probe, float32
+    assert features.resolve_precision("auto") == "float32"
     cpuinfo.write_text("flags : fpu avx2 avx512_bf16\n")
-    assert model.resolve_precision("auto") == "bfloat16"
-    cpuinfo.write_text("flags : fpu avx2\n")  # most laptops
-    assert model.resolve_precision("auto") == "float32"
-    cpuinfo.write_text("flags : fpu avx2 avx512_bf16\n")
+    probe = features._probe_precision()  # this machine's real measurement, once per process
+    assert probe["faster"] in ("float32", "bfloat16") and set(probe["images_per_s"]) == {
+        "float32",
+        "bfloat16",
+    }
+    assert features.resolve_precision("auto") == probe["faster"]
+    remembered = tmp_path / "digitlab" / "cache" / "precision.json"
+    assert [v["faster"] for v in features.read_json(remembered).values()] == [probe["faster"]]
+    # An Intel Xeon without AMX reports avx512_bf16 but measured bfloat16 slower: the
+    # remembered answer, not the flag, decides.
+    features.write_json(remembered, {features._machine_key(): {"faster": "float32"}})
+    assert features.resolve_precision("auto") == "float32"
+    features.write_json(remembered, {features._machine_key(): {"faster": "bfloat16"}})
+    assert features.resolve_precision("auto") == "bfloat16"
     monkeypatch.setenv("DIGITLAB_PRECISION", "float32")
-    assert model.resolve_precision("auto") == "float32"
-    assert model.resolve_precision("bfloat16") == "bfloat16"  # a named precision wins
+    assert features.resolve_precision("auto") == "float32"
+    assert features.resolve_precision("bfloat16") == "bfloat16"  # a named precision wins

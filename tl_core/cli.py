@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up noise quiet
 
-from tl_core.config import CHOICES, DATA_SOURCES, HELP, PRECISIONS, TrainConfig
+from tl_core.config import CHOICES, DATA_SOURCES, HELP, PRECISIONS, QUICK_RUN, TrainConfig
 from tl_core.errors import DigitLabError
 
 if TYPE_CHECKING:
@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--source", dest="data_source", choices=DATA_SOURCES, default="auto")
     bench.add_argument(
         "--weights",
-        help="imagenet, random or a file (default: imagenet if present, else random)",
+        default=defaults.weights,
+        help="pretrained, imagenet, edges, random or a file (default: pretrained)",
     )
     bench.add_argument("--per-class", type=int, default=300, help="training digits per class")
     bench.add_argument("--test-per-class", type=int, default=100, help="test digits per class")
@@ -92,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
         help="digits per class of the quick and reading runs (default: as the app and CLI)",
     )
     bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument(
+        "--reading-only",
+        action="store_true",
+        help="only how well people's digits are read by the defaults, and what it costs",
+    )
     bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     bench.set_defaults(command=_bench)
 
@@ -122,6 +128,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     classload.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     classload.set_defaults(command=_classload)
+
+    choices = commands.add_parser(
+        "choices", help="the app's default run with one setting changed at a time (a table)"
+    )
+    choices.add_argument("--per-class", type=int, default=QUICK_RUN.per_class)
+    choices.add_argument("--test-per-class", type=int, default=QUICK_RUN.test_per_class)
+    choices.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    choices.set_defaults(command=_choices)
 
     adapt = commands.add_parser(
         "adapt", help="teach a run's model the class's handwriting; print old vs new, and time"
@@ -165,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 FLAG_ALIASES = {"data_path": "--data", "data_source": "--source"}  # the README's short names
-DEFAULT_NOTES = {"weights": "imagenet where this machine has the weights, else random"}
+DEFAULT_NOTES = {"weights": "pretrained: ImageNet if here or downloadable, else edges"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -207,34 +221,31 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tl_core.pipeline.model import default_weights, how_to_get_weights
     from tl_core.pipeline.train import train
 
     names = {setting.name for setting in fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    values.setdefault("weights", default_weights())
     try:
         config = TrainConfig(**values)
     except DigitLabError as error:
         args.parser.error(str(error))  # the usage line, the sentence, exit status 2
-    if args.weights is None and not config.is_transfer:
-        print(
-            "warning: the ImageNet weights are not on this machine, so this run uses "
-            f"random weights (not transfer learning). {how_to_get_weights()}",
-            file=sys.stderr,
-        )
-    print(f"weights: {config.weights}{'' if config.is_transfer else ' (not transfer learning)'}")
     result = train(config, args.runs_dir, listener=_print_progress, stop=threading.Event())
     metrics = result.run.metrics or {}
+    print(f"weights: {result.run.status.get('weights')}")
     print(f"data: {result.run.status.get('data_source')}")
     print(f"run: {result.run.path}")
     features = "from cache" if result.features_cached else "computed"
     print(f"time: {result.seconds:.1f} s (features {features})")
     print(
-        f"test accuracy: clean {metrics['test_accuracy']:.4f}, "
-        f"augmented {metrics['test_accuracy_augmented']:.4f}, "
-        f"drawn digits {metrics['drawn_accuracy']:.4f}"
+        f"MNIST test accuracy: clean {metrics['test_accuracy']:.4f}, "
+        f"augmented {metrics['test_accuracy_augmented']:.4f}"
     )
+    per_digit = "  ".join(f"{d}:{a:.2f}" for d, a in enumerate(metrics["people_per_digit"]))
+    print(
+        f"real people's digits ({metrics['people_digits']} by writers it never saw): "
+        f"{metrics['people_accuracy']:.4f}  [{per_digit}]"
+    )
+    print(f"drawn-digit set (canvas diagnostic): {metrics['drawn_accuracy']:.4f}")
     return 0
 
 
@@ -299,7 +310,6 @@ def _prefetch(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from tl_core.files import write_json
-    from tl_core.pipeline.model import default_weights
     from tl_core.tools.bench import BenchSettings, format_table, run_bench
 
     config = TrainConfig(
@@ -307,7 +317,7 @@ def _bench(args: argparse.Namespace) -> int:
         data_path=args.data_path,
         per_class=None if args.full else args.per_class,
         test_per_class=None if args.full else args.test_per_class,
-        weights=args.weights or default_weights(),
+        weights=args.weights,
         epochs=args.epochs,
         views=args.views,
         precision=args.precision,
@@ -318,6 +328,7 @@ def _bench(args: argparse.Namespace) -> int:
         args.latency_calls,
         args.repeats,
         reading_per_class=args.reading_per_class,
+        reading_only=args.reading_only,
     )
     results = run_bench(settings, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(format_table(results))
@@ -328,7 +339,6 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _loadtest(args: argparse.Namespace) -> int:
     from tl_core.files import write_json
-    from tl_core.pipeline.model import default_weights
     from tl_core.serving.runs import find_run, resolve_runs_dir
     from tl_core.tools.bench import sample_drawing
     from tl_core.tools.loadtest import run_load_test
@@ -336,9 +346,7 @@ def _loadtest(args: argparse.Namespace) -> int:
     run = find_run(resolve_runs_dir(args.runs_dir), args.run)
     training = None
     if args.while_training:
-        training = TrainConfig(
-            data_source="embedded", weights=default_weights(), views=4, epochs=30
-        )
+        training = TrainConfig(data_source="embedded", views=4, epochs=30)
     result = run_load_test(
         run.path,
         args.clients,
@@ -415,24 +423,39 @@ def _compare(args: argparse.Namespace) -> int:
     settings = CompareSettings(
         per_class=args.per_class, epochs=args.epochs, data_source=args.data_source
     )
-    print(f"{'strategy':<66} {'test acc':>8} {'drawn':>8} {'seconds':>8}")
+    print(f"{'strategy':<80} {'MNIST':>7} {'people':>7} {'drawn':>7} {'seconds':>8}")
     for result in compare(settings, listener=lambda line: print(line, file=sys.stderr)):
         if result.available:
             print(
-                f"{result.label:<66} {result.test_accuracy:>8.3f} "
-                f"{result.drawn_accuracy:>8.3f} {result.seconds:>8.1f}"
+                f"{result.label:<80} {result.test_accuracy:>7.3f} "
+                f"{result.people_accuracy:>7.3f} {result.drawn_accuracy:>7.3f} "
+                f"{result.seconds:>8.1f}"
             )
         else:
             print(f"{result.label:<66} unavailable: {result.reason}")
     if sizes:
-        points = data_size_sweep(settings, sizes, ("imagenet", "random", "scratch"))
+        points = data_size_sweep(settings, sizes, ("pretrained", "random", "scratch"))
         plot_data_size(points, args.png)
         for point in points:
             print(
-                f"{point['strategy']:>9} {point['per_class']:>5} per class: "
-                f"{point['test_accuracy']:.3f}"
+                f"{point['strategy']:>10} {point['per_class']:>5} per class: "
+                f"MNIST {point['test_accuracy']:.3f}, people {point['people_accuracy']:.3f}"
             )
         print(f"plot: {args.png}")
+    return 0
+
+
+def _choices(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from tl_core.files import write_json
+    from tl_core.tools.choices import markdown_table, measure_choices
+
+    base = replace(QUICK_RUN, per_class=args.per_class, test_per_class=args.test_per_class)
+    rows = measure_choices(base, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(markdown_table(rows))
+    if args.json:
+        write_json(args.json, rows)
     return 0
 
 
@@ -476,11 +499,16 @@ def _drawn(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from tl_core.pipeline.data import keras_mnist_cached
-    from tl_core.pipeline.model import how_to_get_weights, imagenet_weights_present
+    from tl_core.pipeline.model import (
+        how_to_get_weights,
+        imagenet_weights_present,
+        pretrained_label_here,
+    )
     from tl_core.serving.runs import list_runs, resolve_runs_dir
 
     mnist = keras_mnist_cached()
     weights = imagenet_weights_present()
+    pretrained = pretrained_label_here()
     runs_dir = resolve_runs_dir(args.runs_dir)
     runs = list_runs(runs_dir)
     complete = [run for run in runs if run.is_complete]
@@ -492,7 +520,7 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  present: {weights}")
     else:
         print(f"  missing. {how_to_get_weights()}")
-        print("  still works: --weights random (not transfer learning)")
+    print(f"pretrained base for training: {pretrained or 'none installed'}")
     print(f"runs: {runs_dir}: {len(complete)} complete, {len(runs) - len(complete)} other")
     if complete:
         latest = complete[0]

@@ -12,6 +12,7 @@ from tl_core.errors import ConfigError
 DATA_SOURCES = ("auto", "file", "keras", "embedded")
 PRECISIONS = ("auto", "float32", "bfloat16")
 BOTTLENECKS = ("block3", "block4", "block5")  # where the base is cut; the head sits on it
+POOLINGS = ("average", "flatten")  # how the head reads the bottleneck
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 96
 
 
@@ -23,7 +24,12 @@ def _setting(default: Any, help_text: str) -> Any:
     return field(default=default, metadata={HELP: help_text})
 
 
-CHOICES = {"data_source": DATA_SOURCES, "precision": PRECISIONS, "bottleneck": BOTTLENECKS}
+CHOICES = {
+    "data_source": DATA_SOURCES,
+    "precision": PRECISIONS,
+    "bottleneck": BOTTLENECKS,
+    "pooling": POOLINGS,
+}
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,16 @@ class Ranges:
 class TrainConfig:
     """Settings of one training run.
 
-    `weights` is "imagenet" (transfer learning), "random" (same network, no pretraining:
-    not transfer learning) or a path to a VGG16 no-top weights file. `precision` is what the
-    base computes in; "auto" is bfloat16 where the CPU has it in hardware (model.py).
-    `bottleneck` is the block whose output the head sits on; `include_handwriting` adds the
-    class's saved drawings (tl_core.teaching.handwriting) to the training digits.
+    `weights` is "pretrained" (ImageNet where it can be had, else VGG16 pretrained on
+    ImageNet then on edge detection: transfer learning either way), "imagenet", "edges",
+    "random" (same network, no pretraining: not transfer learning) or a path to a VGG16
+    no-top weights file (model.resolve_weights). `precision` is what the base computes in;
+    "auto" is what this machine measured faster (model.resolve_precision). `bottleneck` is
+    the block whose output the head sits on, `pooling` how the head reads it: "average" (one
+    value per channel) or "flatten" (every position). `include_people` adds the digits of
+    the people's training writers (tl_core.pipeline.people) to the training digits;
+    `include_handwriting` adds the class's saved drawings (tl_core.teaching.handwriting).
+    The defaults were chosen by measurement: docs/choices.md.
     """
 
     data_source: str = _setting("auto", "where MNIST comes from (auto: the first that works)")
@@ -59,10 +70,12 @@ class TrainConfig:
     test_per_class: int | None = _setting(None, "test digits per class (none: all)")
     input_size: int = _setting(32, "side of VGG16's input in pixels, 32 to 96")
     weights: str = _setting(
-        "imagenet", "imagenet, random (not transfer learning) or a weights file path"
+        "pretrained",
+        "pretrained (ImageNet, else ImageNet then edge detection), imagenet, edges, "
+        "random (not transfer learning) or a weights file path",
     )
     head_units: int = _setting(512, "units of the head's Dense layer")
-    epochs: int = _setting(10, "epochs of training the head")
+    epochs: int = _setting(20, "epochs of training the head")
     batch_size: int = _setting(64, "digits per training batch")
     learning_rate: float = _setting(1e-3, "Adam's learning rate for the head")
     rotation: float = _setting(10.0, "augmentation: max rotation in degrees")
@@ -72,13 +85,17 @@ class TrainConfig:
     stroke: float = _setting(1.0, "augmentation: max change of the pen width, in pixels")
     views: int = _setting(2, "augmented views per training digit")
     seed: int = _setting(0, "seed of the digits chosen, the augmentation and the head")
-    fine_tune: bool = _setting(False, "then fine-tune VGG16's block5 (slow)")
+    fine_tune: bool = _setting(False, "then fine-tune the base's top block (slow)")
     fine_tune_epochs: int = _setting(2, "epochs of fine-tuning")
     fine_tune_learning_rate: float = _setting(1e-5, "learning rate of fine-tuning")
     precision: str = _setting(
         "auto", "what the base computes features in (auto: bfloat16 where the CPU has it)"
     )
-    bottleneck: str = _setting("block5", "the block whose output the head sits on")
+    bottleneck: str = _setting("block4", "the block whose output the head sits on")
+    pooling: str = _setting("average", "how the head reads the bottleneck: average or flatten")
+    include_people: bool = _setting(
+        False, "add real people's digits (20 writers; 10 others are kept out, to test)"
+    )
     include_handwriting: bool = _setting(
         False, "add the class's saved drawings to the training digits (one in four held out)"
     )
@@ -94,8 +111,8 @@ class TrainConfig:
             _bad("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
         if self.bottleneck not in BOTTLENECKS:
             _bad("bottleneck", self.bottleneck, f"one of {', '.join(BOTTLENECKS)}")
-        if self.fine_tune and self.bottleneck != BOTTLENECKS[-1]:
-            _bad("fine_tune", self.fine_tune, f"False unless bottleneck is {BOTTLENECKS[-1]!r}")
+        if self.pooling not in POOLINGS:
+            _bad("pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
         if self.data_source == "file" and not self.data_path:
             _bad("data_path", self.data_path, "a path when data_source is 'file'")
         _check_range("input_size", self.input_size, MIN_INPUT_SIZE, MAX_INPUT_SIZE)
@@ -114,7 +131,7 @@ class TrainConfig:
         _check_range("fine_tune_epochs", self.fine_tune_epochs, 1, 50)
         _check_range("fine_tune_learning_rate", self.fine_tune_learning_rate, 1e-8, 1e-2)
         if not self.weights:
-            _bad("weights", self.weights, "'imagenet', 'random' or a file path")
+            _bad("weights", self.weights, "'pretrained', 'imagenet', 'edges', 'random' or a path")
 
     @property
     def is_transfer(self) -> bool:
@@ -152,6 +169,6 @@ def _bad(name: str, value: object, allowed: str) -> None:
 
 
 # The app's default: 400 training and 100 test digits per class (with the embedded digits,
-# every one of them, as `python -m tl_core train` offline). Measured on 2 cores in float32
-# with random weights: Start to saved model in about 30 s, clean test accuracy 0.96.
-QUICK_RUN = TrainConfig(per_class=400, test_per_class=100, views=2, epochs=10)
+# every one of them, as `python -m tl_core train` offline). What it reads and how long it
+# takes, measured: docs/choices.md (`python -m tl_core choices`).
+QUICK_RUN = TrainConfig(per_class=400, test_per_class=100)

@@ -24,21 +24,36 @@ def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     return {"accuracy": float((guesses == labels).mean()), "confusion": confusion.tolist()}
 
 
-def run_metrics(probabilities: dict[str, np.ndarray], test_labels: np.ndarray) -> dict[str, Any]:
+def per_digit_accuracy(confusion: list[list[int]]) -> list[float]:
+    """Accuracy on each true digit 0-9, from a confusion matrix (rows: true digit)."""
+    matrix = np.asarray(confusion)
+    totals = np.maximum(matrix.sum(axis=1), 1)
+    return [round(float(a), 4) for a in np.diag(matrix) / totals]
+
+
+def run_metrics(
+    probabilities: dict[str, np.ndarray], test_labels: np.ndarray, people_labels: np.ndarray
+) -> dict[str, Any]:
     """What a run records of its model: accuracy and confusion on the clean and augmented
-    test digits (`test_clean`, `test_aug`) and on the drawn-digit set (`drawn`)."""
+    test digits (`test_clean`, `test_aug`), on real people's digits from writers it never
+    trained on (`people`, with the accuracy per digit) and on the drawn-digit set (`drawn`)."""
     results = {
         "test_clean": score(probabilities["test_clean"], test_labels),
         "test_aug": score(probabilities["test_aug"], test_labels),
+        "people": score(probabilities["people"], people_labels),
         "drawn": score(probabilities["drawn"], drawn_digit_set().y),
     }
     return {
         "test_accuracy": results["test_clean"]["accuracy"],
         "test_accuracy_augmented": results["test_aug"]["accuracy"],
+        "people_accuracy": results["people"]["accuracy"],
+        "people_digits": len(people_labels),
+        "people_per_digit": per_digit_accuracy(results["people"]["confusion"]),
         "drawn_accuracy": results["drawn"]["accuracy"],
         "drawn_digits": len(probabilities["drawn"]),
         "confusion": results["test_clean"]["confusion"],
         "confusion_augmented": results["test_aug"]["confusion"],
+        "confusion_people": results["people"]["confusion"],
         "confusion_drawn": results["drawn"]["confusion"],
     }
 

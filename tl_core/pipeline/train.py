@@ -1,13 +1,15 @@
 """Step 6, train: the whole transfer-learning run, from data to a saved model.
 
-1. Load the digits and take the sample budget.
-2. Build the frozen VGG16 base (ImageNet weights, or random ones: not transfer learning).
+1. Load the digits and take the sample budget (plus the people's training writers, if asked).
+2. Build the frozen VGG16 base (pretrained weights, or random ones: not transfer learning).
 3. Augment: K views of every training digit (the augmentation bank) and one augmented copy
    of the test set, all seeded.
 4. Run the base once per image and view: the bottleneck features (cached on disk).
 5. Train the new head on the features; each epoch draws one view per digit.
-6. Optionally fine-tune: unfreeze block5, low learning rate, on-the-fly augmentation.
-7. Evaluate on the clean and the augmented test set and save the run.
+6. Optionally fine-tune: unfreeze the base's top block, low learning rate, on-the-fly
+   augmentation.
+7. Evaluate on the clean and the augmented test set, on real people's digits from writers
+   no run trains on (tl_core.pipeline.people) and on the drawn-digit set, and save the run.
 
 Progress goes to a listener as ProgressEvent objects; a `threading.Event` stops the run
 after the current batch, and the run folder is then marked "stopped", never "complete".
@@ -38,17 +40,18 @@ from tl_core.pipeline.features import (
     extract_features,
     feature_extractor,
     features_identity,
+    resolve_precision,
 )
 from tl_core.pipeline.model import (
     build_base_model,
     build_full_model,
     build_head,
     compile_classifier,
-    resolve_precision,
     resolve_weights,
     scale_features,
     unfreeze_top_block,
 )
+from tl_core.pipeline.people import add_people, people_test_set
 from tl_core.pipeline.preprocess import to_model_input
 from tl_core.serving import runs
 from tl_core.serving.predict import Predictor
@@ -99,6 +102,8 @@ def train(
     weights = resolve_weights(config.weights, config.seed)  # first: fail fast when missing
     emit(ProgressEvent("data", 0, 1, message="Loading MNIST"))
     data = load_budget(config)
+    if config.include_people:
+        data = add_people(data)
     handwriting = split_held_out(load_handwriting())[0] if config.include_handwriting else None
     if handwriting is not None:
         data = add_handwriting(data, handwriting)
@@ -114,6 +119,8 @@ def train(
             "weights": weights.label,
             "precision": precision,
             "bottleneck": config.bottleneck,
+            "pooling": config.pooling,
+            "include_people": config.include_people,
             "handwriting_digits": len(handwriting) if handwriting is not None else 0,
             "handwriting_trained": list(handwriting.names) if handwriting is not None else [],
             "train_digits": len(data.y_train),
@@ -125,7 +132,9 @@ def train(
         features, all_cached = _bottleneck_features(
             banks, base_model, config, precision, cache, emit, stop
         )
-        head = build_head(features["train"].shape[1:], config.head_units, config.seed)
+        head = build_head(
+            features["train"].shape[1:], config.head_units, config.seed, config.pooling
+        )
         scale_features(head, features["train"])
         history = _train_head(head, features, data, config, emit, stop, run_dir)
         model = build_full_model(base_model, head)
@@ -181,7 +190,7 @@ def measure_speed(config: TrainConfig) -> Speed:
     started = time.perf_counter()
     features = extract_features(extract, digits)
     images_per_s = PROBE_DIGITS / (time.perf_counter() - started)
-    head = build_head(features.shape[1:], config.head_units, config.seed)
+    head = build_head(features.shape[1:], config.head_units, config.seed, config.pooling)
     scale_features(head, features)
     compile_classifier(head, config.learning_rate)
     labels = np.arange(PROBE_DIGITS) % 10
@@ -197,11 +206,13 @@ def estimate_seconds(
 ) -> float:
     """The time of a run with nothing cached, from this machine's measured `speed`.
 
-    The base sees every augmented view, the clean and augmented test digits and the drawn
-    digits; the head trains for the epochs; fine-tuning runs the base forwards and
-    backwards (about three times the cost) over every training digit per epoch.
+    The base sees every augmented view, the clean and augmented test digits, the people's
+    test digits and the drawn digits; the head trains for the epochs; fine-tuning runs the
+    base forwards and backwards (about three times the cost) over every training digit per
+    epoch.
     """
-    images = train_digits * config.views + 2 * test_digits + len(drawn_digit_set())
+    people = len(people_test_set(config.test_per_class, config.seed))
+    images = train_digits * config.views + 2 * test_digits + people + len(drawn_digit_set())
     seconds = speed.setup_s + images / speed.images_per_s
     seconds += train_digits * config.epochs / speed.head_digits_per_s
     if config.fine_tune:
@@ -216,11 +227,13 @@ def _absolute(path: str | None) -> str | None:
 
 def _augmented_sets(data: MnistData, config: TrainConfig) -> dict[str, np.ndarray]:
     """The image sets the base sees: the train bank (K views each), clean and augmented
-    test, and the drawn-digit set (tl_core.pipeline.drawn), which no run ever trains on."""
+    test, the people's test writers (as many per digit as MNIST test digits) and the
+    drawn-digit set (tl_core.pipeline.drawn); no run ever trains on the last two."""
     return {
         "train": augmentation_bank(data.x_train, config.views, config.ranges, config.seed),
         "test_clean": data.x_test,
         "test_aug": augmented_test_set(data.x_test, config.ranges, config.seed),
+        "people": people_test_set(config.test_per_class, config.seed).x,
         "drawn": drawn_digit_set().x,
     }
 
@@ -365,7 +378,8 @@ def _fine_tune(
     run_dir: Path,
     history: list[dict[str, float]],
 ) -> None:
-    """After the head has converged: unfreeze block5, recompile with a low rate, train end to end.
+    """After the head has converged: unfreeze the base's top block, recompile with a low rate,
+    train end to end.
 
     Recompiling is required: `trainable` changes take effect only at compile time. Epoch rows
     are appended to `history`, after the head's.
@@ -374,7 +388,8 @@ def _fine_tune(
     compile_classifier(model, config.fine_tune_learning_rate)
     train_batches = _DigitBatches(data.x_train, data.y_train, config, augmented=True)
     validation = _DigitBatches(banks["test_aug"], data.y_test, config, augmented=False)
-    emit(ProgressEvent("fine-tune", 0, config.fine_tune_epochs, message="Fine-tuning block5"))
+    message = f"Fine-tuning {config.bottleneck}"
+    emit(ProgressEvent("fine-tune", 0, config.fine_tune_epochs, message=message))
     for epoch in range(config.fine_tune_epochs):
         metrics = fit_epoch(model, train_batches, None, validation, None, stop)
         history.append({"epoch": config.epochs + epoch + 1, "phase": "fine-tune", **metrics})
@@ -391,12 +406,13 @@ def _evaluate(
     data: MnistData,
     config: TrainConfig,
 ) -> dict[str, object]:
-    """Clean and augmented test accuracy and drawn-digit accuracy; from cached features
-    unless the base was tuned."""
+    """Clean and augmented test accuracy, people's and drawn-digit accuracy; from cached
+    features unless the base was tuned."""
     probabilities = {
         name: Predictor(model).probabilities(banks[name])
         if config.fine_tune
         else head.predict(features[name], batch_size=1024, verbose=0)
-        for name in ("test_clean", "test_aug", "drawn")
+        for name in ("test_clean", "test_aug", "people", "drawn")
     }
-    return run_metrics(probabilities, data.y_test)
+    people = people_test_set(config.test_per_class, config.seed).y
+    return run_metrics(probabilities, data.y_test, people)

@@ -44,6 +44,7 @@ from tl_core.pipeline.model import (
     build_full_model,
     compile_classifier,
 )
+from tl_core.pipeline.people import people_test_set
 from tl_core.pipeline.train import fit_epoch
 from tl_core.serving import runs
 from tl_core.serving.jobs import Report
@@ -109,11 +110,13 @@ def adapt_to_class(
         [replay_x, augmentation_bank(to_train.x, CLASS_VIEWS, config.ranges, config.seed)]
     )
     train_y = np.concatenate([replay_y, np.repeat(to_train.y, CLASS_VIEWS)])
+    people = people_test_set(config.test_per_class, config.seed)
     images = {
         "train": train_x,
         "held_out": held_out.x,
         "test_clean": data.x_test,
         "test_aug": augmented_test_set(data.x_test, config.ranges, config.seed),
+        "people": people.x,
         "drawn": drawn_digit_set().x,
     }
     features = _features(base, config.input_size, config.bottleneck, images, cache, report)
@@ -133,7 +136,7 @@ def adapt_to_class(
         }
         for which in ("old", "new")
     )
-    metrics = run_metrics(probabilities["new"], data.y_test)
+    metrics = run_metrics(probabilities["new"], data.y_test, people.y)
     metrics.update(class_held_out_before=before["class"], class_held_out_after=after["class"])
     return Adaptation(
         id=secrets.token_hex(4),

@@ -1,19 +1,22 @@
 """Ways to transfer, compared on the same digits: the claims of the lecture, measured.
 
 Five strategies, each trained on the same data budget and augmentation, each giving a
-validation accuracy curve (augmented test digits), a clean test accuracy and the accuracy
-on the drawn-digit set (tl_core.pipeline.drawn). The small CNNs see digits deskewed as VGG16 does
+validation accuracy curve (augmented test digits), a clean test accuracy, the accuracy on
+real people's digits from writers no run trains on (tl_core.pipeline.people) and on the
+drawn-digit set (tl_core.pipeline.drawn). The small CNNs see digits deskewed as VGG16 does
 (preprocess.deskew), so every strategy reads the same prepared digits:
 
-- "imagenet": frozen VGG16 with ImageNet weights + new head (transfer learning);
-- "fine-tune": the same, then block5 fine-tuned at a low learning rate;
+- "pretrained": frozen VGG16 with pretrained weights + new head (transfer learning): ImageNet
+  where this machine has them, else ImageNet then edge detection (model.resolve_weights);
+- "fine-tune": the same, then the base's top block fine-tuned at a low learning rate;
 - "random": frozen VGG16 with random weights + new head (the network without pretraining);
 - "scratch": a small CNN trained from scratch on the digits;
 - "develop": the "develop a model" approach: a small CNN trained on digits 0-4, its
   convolutional layers frozen, a new head trained on digits 5-9 (fully offline).
 
-Strategies that need the ImageNet weights come back unavailable, with the reason, when the
-weights are missing. Every result is cached on disk per setting, so a class can revisit it.
+Strategies that need pretrained weights come back unavailable, with the reason, when no
+pretrained weights are installed. Every result is cached on disk per setting, so a class
+can revisit it.
 """
 
 import hashlib
@@ -36,18 +39,19 @@ from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import MnistData, load_mnist, take_budget
 from tl_core.pipeline.drawn import drawn_digit_set
 from tl_core.pipeline.model import compile_classifier, resolve_weights
+from tl_core.pipeline.people import people_test_set
 from tl_core.pipeline.preprocess import deskew
 from tl_core.pipeline.train import train
 
 STRATEGIES = {
-    "imagenet": "Frozen VGG16, ImageNet weights + new head",
-    "fine-tune": "Frozen VGG16, ImageNet weights + new head, then fine-tune block5",
+    "pretrained": "Frozen VGG16, pretrained weights + new head",
+    "fine-tune": "Frozen VGG16, pretrained weights + new head, then fine-tune its top block",
     "random": "Frozen VGG16, random weights + new head (no pretraining)",
     "scratch": "Small CNN trained from scratch",
     "develop": "Small CNN trained on digits 0-4, frozen, new head on 5-9",
 }
 SOURCE_DIGITS, TARGET_DIGITS = range(0, 5), range(5, 10)
-CACHE_FORMAT = 3  # 2: drawn-digit accuracy, deskewed small CNNs; 3: keyed by every input
+CACHE_FORMAT = 4  # 3: keyed by every input; 4: people's digits, pretrained weights
 Listener = Callable[[str], None]
 Report = Callable[[int, int, str], None]  # step, total, message (serving.jobs.ServerJob)
 
@@ -61,7 +65,7 @@ class CompareSettings:
     epochs: int = 10
     data_source: str = "auto"
     data_path: str | None = None
-    bottleneck: str = "block5"
+    bottleneck: str = TrainConfig.bottleneck
     seed: int = 0
 
     def train_config(self, weights: str, fine_tune: bool = False) -> TrainConfig:
@@ -89,6 +93,7 @@ class StrategyResult:
     reason: str = ""
     val_accuracy: list[float] = field(default_factory=list)
     test_accuracy: float | None = None
+    people_accuracy: float | None = None
     drawn_accuracy: float | None = None
     seconds: float | None = None
     cached: bool = False  # read back from the saved results, not trained now
@@ -116,7 +121,8 @@ def data_size_sweep(
     listener: Listener | None = None,
     cache_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Test accuracy against training digits per class: one point per strategy and size.
+    """Test accuracy on MNIST and on people's digits against training digits per class: one
+    point per strategy and size.
 
     Unavailable strategies are left out; each point comes from the cache when it is there.
     """
@@ -129,6 +135,7 @@ def data_size_sweep(
                         "strategy": result.key,
                         "per_class": per_class,
                         "test_accuracy": result.test_accuracy,
+                        "people_accuracy": result.people_accuracy,
                     }
                 )
     return points
@@ -201,22 +208,25 @@ def _cached(key: str, settings: CompareSettings, cache_dir: Path | None) -> Stra
 
 
 def _unavailable(key: str, error: WeightsUnavailable) -> StrategyResult:
-    """The strategy can't run here: its first sentence says why (the weights are missing)."""
+    """The strategy can't run here: its first sentence says why (no pretrained weights)."""
     return StrategyResult(key, STRATEGIES[key], False, reason=str(error).split(". ")[0] + ".")
 
 
 def result_key(key: str, settings: CompareSettings) -> str:
     """A hash of everything a strategy's result depends on: the strategy and settings, the
     digits themselves (so the data source, its size and any change to its files count), the
-    drawn digits, and for VGG16 with ImageNet weights the weights file's checksum.
+    people's and drawn digits, and for pretrained VGG16 the weights file's checksum.
 
-    Raises WeightsUnavailable when the strategy needs ImageNet weights this machine lacks.
+    Raises WeightsUnavailable when the strategy needs pretrained weights this machine lacks.
     """
     data = _budget(settings)
     digest = hashlib.sha256()
-    for array in (data.x_train, data.y_train, data.x_test, data.y_test, drawn_digit_set().x):
+    people = people_test_set(settings.test_per_class, settings.seed)
+    arrays = (data.x_train, data.y_train, data.x_test, data.y_test, people.x, drawn_digit_set().x)
+    for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
-    weights = resolve_weights("imagenet").identity if key in ("imagenet", "fine-tune") else key
+    pretrained = key in ("pretrained", "fine-tune")
+    weights = resolve_weights("pretrained").identity if pretrained else key
     inputs = {"format": CACHE_FORMAT, "key": key, **asdict(settings), "weights": weights}
     digest.update(json.dumps(inputs, sort_keys=True).encode())
     return digest.hexdigest()[:24]
@@ -224,33 +234,41 @@ def result_key(key: str, settings: CompareSettings) -> str:
 
 def _run(key: str, settings: CompareSettings) -> StrategyResult:
     started = time.perf_counter()
+    label = STRATEGIES[key]
     try:
-        if key in ("imagenet", "fine-tune", "random"):
-            weights = "random" if key == "random" else "imagenet"
-            val, test, drawn = _vgg16(settings.train_config(weights, fine_tune=key == "fine-tune"))
+        if key in ("pretrained", "fine-tune", "random"):
+            weights = "random" if key == "random" else "pretrained"
+            config = settings.train_config(weights, fine_tune=key == "fine-tune")
+            scores, weights_label = _vgg16(config)
+            if key != "random":  # say which pretrained weights this machine had
+                label = label.replace("pretrained weights", weights_label)
         elif key == "scratch":
-            val, test, drawn = _scratch(settings)
+            scores = _scratch(settings)
         else:
-            val, test, drawn = _develop(settings)
+            scores = _develop(settings)
     except WeightsUnavailable as error:
         return _unavailable(key, error)
     seconds = round(time.perf_counter() - started, 1)
-    return StrategyResult(key, STRATEGIES[key], True, "", val, test, drawn, seconds)
+    return StrategyResult(key, label, True, "", *scores, seconds=seconds)
 
 
-Scores = tuple[list[float], float, float]  # validation curve, clean test and drawn accuracy
+# The validation curve, then clean test, people's and drawn-digit accuracy.
+Scores = tuple[list[float], float, float, float]
 
 
-def _vgg16(config: TrainConfig) -> Scores:
-    """The project's own pipeline, its run kept out of the class's runs folder."""
+def _vgg16(config: TrainConfig) -> tuple[Scores, str]:
+    """The project's own pipeline, its run kept out of the class's runs folder; the scores
+    and the label of the weights it used."""
     with tempfile.TemporaryDirectory(prefix="digitlab-compare-") as runs_dir:
         run = train(config, Path(runs_dir)).run
     metrics = run.metrics
-    return (
+    scores = (
         [row["val_accuracy"] for row in run.history],
         metrics["test_accuracy"],
+        metrics["people_accuracy"],
         metrics["drawn_accuracy"],
     )
+    return scores, run.status["weights"]
 
 
 def _budget(settings: CompareSettings) -> MnistData:
@@ -311,19 +329,18 @@ def _fit(
     model: keras.Model,
     train_set: tuple[np.ndarray, np.ndarray],
     val_set: tuple[np.ndarray, np.ndarray],
-    test_set: tuple[np.ndarray, np.ndarray],
-    drawn_set: tuple[np.ndarray, np.ndarray],
+    scored: tuple[tuple[np.ndarray, np.ndarray], ...],
     epochs: int,
 ) -> Scores:
-    """Adam, as the VGG16 head; returns the validation curve, clean test and drawn accuracy."""
+    """Adam, as the VGG16 head; returns the validation curve and the accuracy on each of
+    the `scored` sets (clean test, people's, drawn)."""
     compile_classifier(model)
     history = model.fit(
         *train_set, epochs=epochs, batch_size=64, validation_data=val_set, verbose=0
     ).history
-    test = model.evaluate(*test_set, verbose=0)[1]
-    drawn = model.evaluate(*drawn_set, verbose=0)[1]
+    test, people, drawn = (round(float(model.evaluate(*s, verbose=0)[1]), 5) for s in scored)
     curve = [round(float(v), 5) for v in history["val_accuracy"]]
-    return curve, round(float(test), 5), round(float(drawn), 5)
+    return curve, test, people, drawn
 
 
 @dataclass(frozen=True)
@@ -333,7 +350,12 @@ class _Sets:
     train: tuple[np.ndarray, np.ndarray]
     test_aug: tuple[np.ndarray, np.ndarray]
     test: tuple[np.ndarray, np.ndarray]
+    people: tuple[np.ndarray, np.ndarray]
     drawn: tuple[np.ndarray, np.ndarray]
+
+    @property
+    def scored(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        return self.test, self.people, self.drawn
 
     def only(self, digits: range) -> "_Sets":
         """The rows of `digits` alone, relabelled from 0 (the develop strategy's target task)."""
@@ -342,13 +364,15 @@ class _Sets:
             rows = np.isin(pair[1], digits)
             return pair[0][rows], pair[1][rows] - digits.start
 
-        return _Sets(pick(self.train), pick(self.test_aug), pick(self.test), pick(self.drawn))
+        return _Sets(*(pick(pair) for pair in (self.train, self.test_aug, *self.scored)))
 
 
 def _small_cnn_sets(settings: CompareSettings) -> _Sets:
-    """Train bank (2 views), augmented and clean test, drawn digits: a TrainConfig's ranges."""
+    """Train bank (2 views), augmented and clean test, people's and drawn digits: a
+    TrainConfig's ranges."""
     data = _budget(settings)
     config = TrainConfig()
+    people = people_test_set(settings.test_per_class, settings.seed)
     bank = augmentation_bank(data.x_train, config.views, config.ranges, settings.seed)
     test_aug = augmented_test_set(data.x_test, config.ranges, settings.seed)
     drawn = drawn_digit_set()
@@ -360,6 +384,7 @@ def _small_cnn_sets(settings: CompareSettings) -> _Sets:
         (prepared(bank), np.repeat(data.y_train, config.views)),
         (prepared(test_aug), data.y_test),
         (prepared(data.x_test), data.y_test),
+        (prepared(people.x), people.y),
         (prepared(drawn.x), drawn.y),
     )
 
@@ -367,7 +392,7 @@ def _small_cnn_sets(settings: CompareSettings) -> _Sets:
 def _scratch(settings: CompareSettings) -> Scores:
     sets = _small_cnn_sets(settings)
     model = small_cnn(seed=settings.seed)
-    return _fit(model, sets.train, sets.test_aug, sets.test, sets.drawn, settings.epochs)
+    return _fit(model, sets.train, sets.test_aug, sets.scored, settings.epochs)
 
 
 def _develop(settings: CompareSettings) -> Scores:
@@ -380,30 +405,33 @@ def _develop(settings: CompareSettings) -> Scores:
     target = freeze_features_new_head(source, len(TARGET_DIGITS), seed=settings.seed)
     target_sets = sets.only(TARGET_DIGITS)
     return _fit(
-        target,
-        target_sets.train,
-        target_sets.test_aug,
-        target_sets.test,
-        target_sets.drawn,
-        settings.epochs,
+        target, target_sets.train, target_sets.test_aug, target_sets.scored, settings.epochs
     )
 
 
 def plot_data_size(points: list[dict[str, Any]], path: Path) -> None:
-    """The data-size sweep as a PNG: test accuracy against digits per class, log scale."""
+    """The data-size sweep as a PNG: accuracy on MNIST and on people's digits against
+    training digits per class, log scale, one panel each."""
     import matplotlib
 
     matplotlib.use("Agg")  # no screen needed
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
-    for key in dict.fromkeys(point["strategy"] for point in points):
-        mine = sorted((p["per_class"], p["test_accuracy"]) for p in points if p["strategy"] == key)
-        axes.plot(*zip(*mine, strict=True), marker="o", label=STRATEGIES[key])
-    axes.set(xscale="log", xlabel="training digits per class", ylabel="test accuracy")
-    axes.set_title("How much data do you need?")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    figure, panels = pyplot.subplots(1, 2, figsize=(11, 4.5), dpi=120, sharey=True)
+    for axes, measure, title in zip(
+        panels,
+        ("test_accuracy", "people_accuracy"),
+        ("MNIST test digits", "real people's digits (unseen writers)"),
+        strict=True,
+    ):
+        for key in dict.fromkeys(point["strategy"] for point in points):
+            mine = sorted((p["per_class"], p[measure]) for p in points if p["strategy"] == key)
+            axes.plot(*zip(*mine, strict=True), marker="o", label=STRATEGIES[key])
+        axes.set(xscale="log", xlabel="training digits per class", title=title)
+        axes.grid(alpha=0.3)
+    panels[0].set_ylabel("accuracy")
+    panels[0].legend(fontsize=8)
+    figure.suptitle("How much data do you need?")
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)

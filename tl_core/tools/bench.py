@@ -42,6 +42,7 @@ class BenchSettings:
     repeats: int = 3
     quick_run: TrainConfig = QUICK_RUN
     reading_per_class: int | None = None  # digits per class of the reading runs (None: theirs)
+    reading_only: bool = False  # only how well people's digits are read, and what it costs
 
 
 def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -54,6 +55,8 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> di
         "views": config.views,
         "input_size": config.input_size,
     }
+    if settings.reading_only:
+        return _reading_only(settings, results, log)
     log("training the project's way (cached bottleneck features)...")
     cached = _in_fresh_process(_train_cached, config)
     log("training the naive way (model.fit over VGG16 every epoch)...")
@@ -106,6 +109,29 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> di
 
 
 READING_RUNS = {"app": QUICK_RUN, "cli": TrainConfig()}  # the app's Start, `train` bare
+# The app's default with one choice changed: the comparisons the lesson's claims rest on.
+READING_VARIANTS = {
+    "random": {"weights": "random"},
+    "people": {"include_people": True},
+}
+
+
+def _reading_only(
+    settings: BenchSettings, results: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """The figures of "transfer learning you can see": the float32 matmul rate, the default
+    runs on MNIST and on people's digits, the variants, the small CNNs and the latency."""
+    log("this machine's float32 matrix-multiply rate...")
+    results.update(_in_fresh_process(_float32_rates, settings.config, settings.extract_images))
+    results.update(_reading(settings, log))
+    log("prediction latency of the app's default model...")
+    app_run = _in_fresh_process(
+        _train_cached, _reading_config(QUICK_RUN, settings, precision="float32")
+    )
+    results.update(
+        _in_fresh_process(_predict_only, app_run["run_path"], settings.latency_calls, time.time())
+    )
+    return results
 
 
 def _reading_config(base: TrainConfig, settings: BenchSettings, **changes: Any) -> TrainConfig:
@@ -124,19 +150,27 @@ def _reading_config(base: TrainConfig, settings: BenchSettings, **changes: Any) 
 
 
 def _reading(settings: BenchSettings, log: Callable[[str], None]) -> dict[str, Any]:
-    """How well drawings are read: the two default runs in float32 (what a CPU without
-    bfloat16 runs), clean and drawn-digit accuracy, their ratio and Start to saved model;
-    then the small CNN strategies on the same drawn digits, for comparison."""
+    """How well people's digits and drawings are read: the two default runs and the app
+    default's variants (random weights; the people's training writers added) in float32
+    (what a CPU without bfloat16 runs), clean, people's (with the weakest digit) and
+    drawn-digit accuracy, and Start to saved model (also times the float32 matmul rate,
+    when it was measured: the work in GFLOP, which carries across machines); then the
+    small CNN strategies on the same digits, for comparison."""
     results: dict[str, Any] = {}
-    for name, base in READING_RUNS.items():
-        log(f"reading drawings: the {name} default in float32...")
-        run = _in_fresh_process(_train_cached, _reading_config(base, settings, precision="float32"))
+    runs = {name: _reading_config(base, settings) for name, base in READING_RUNS.items()}
+    for name, changes in READING_VARIANTS.items():
+        runs[f"app_{name}"] = _reading_config(QUICK_RUN, settings, **changes)
+    for name, config in runs.items():
+        log(f"reading people's digits: {name} in float32...")
+        run = _in_fresh_process(_train_cached, replace(config, precision="float32"))
         results.update(
             {
                 f"{name}_f32_s": run["seconds"],
+                f"{name}_f32_weights": run["weights"],
                 f"{name}_f32_clean": run["acc_clean"],
+                f"{name}_f32_people": run["acc_people"],
+                f"{name}_f32_people_worst": run["people_worst"],
                 f"{name}_f32_drawn": run["acc_drawn"],
-                f"{name}_f32_drawn_ratio": _ratio(run["acc_drawn"], run["acc_clean"]),
             }
         )
     log("reading drawings: the small CNN strategies...")
@@ -144,13 +178,9 @@ def _reading(settings: BenchSettings, log: Callable[[str], None]) -> dict[str, A
     return results
 
 
-def _ratio(drawn: float, clean: float) -> float:
-    """Drawn over clean accuracy, to three decimals (0 when nothing clean was read)."""
-    return round(drawn / clean, 3) if clean else 0.0
-
-
 def _small_cnns(config: TrainConfig) -> dict[str, Any]:
-    """Clean and drawn accuracy of the small CNN strategies on the app default's budget."""
+    """Clean, people's and drawn accuracy of the small CNN strategies on the app default's
+    budget."""
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
     from tl_core.teaching.compare import CompareSettings, compare
 
@@ -163,18 +193,22 @@ def _small_cnns(config: TrainConfig) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for result in compare(settings, ("scratch", "develop")):
         results[f"{result.key}_clean"] = result.test_accuracy
+        results[f"{result.key}_people"] = result.people_accuracy
         results[f"{result.key}_drawn"] = result.drawn_accuracy
     return results
 
 
 def format_table(results: dict[str, Any]) -> str:
     """The figures as a two-column text table, in the order they are measured."""
+    if "train_naive_s" not in results:  # --reading-only
+        rows = [_cpu_row(results), ("float32 matmul (GFLOP/s)", results["matmul_f32_gflops"])]
+        rows += reading_rows(results)
+        rows.append(
+            ("latency p50 / p95 (ms)", f"{results['latency_p50_ms']} / {results['latency_p95_ms']}")
+        )
+        return _two_columns(rows)
     rows = [
-        (
-            "cpu",
-            f"{results['cpu']}, family {results['cpu_family']} model {results['cpu_model']} "
-            f"(bfloat16 hardware: {'yes' if results['cpu_bfloat16'] else 'no'})",
-        ),
+        _cpu_row(results),
         ("cores", results["cores"]),
         ("tensorflow / keras", f"{results['tensorflow']} / {results['keras']}"),
         ("float32 matmul (GFLOP/s)", results["matmul_f32_gflops"]),
@@ -217,24 +251,63 @@ def format_table(results: dict[str, Any]) -> str:
             f"{results['quick_run_acc']:.4f} / {results['quick_run_drawn']:.4f}",
         ),
     ]
-    for name, label in (("app", "app default"), ("cli", "`train`, no options")):
+    rows += reading_rows(results)
+    return _two_columns(rows)
+
+
+READING_LABELS = {
+    "app": "app default",
+    "cli": "`train`, no options",
+    "app_random": "app default, random weights",
+    "app_people": "app default + 20 writers",
+}
+
+
+def reading_rows(results: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The reading runs: time (and time x the float32 matmul rate), MNIST, people's digits
+    (the weakest digit), the drawn-digit set; then the small CNNs."""
+    rate = results.get("matmul_f32_gflops")
+    rows: list[tuple[str, Any]] = []
+    for name, label in READING_LABELS.items():
+        seconds = results[f"{name}_f32_s"]
+        work = f", x rate: {seconds * rate:,.0f} GFLOP" if rate else ""
         rows += [
-            (f"{label}, float32: Start to saved (s)", results[f"{name}_f32_s"]),
+            (f"{label}: weights", results[f"{name}_f32_weights"]),
+            (f"{label}, float32: Start to saved (s)", f"{seconds}{work}"),
             (
-                f"{label}, float32: clean / drawn",
-                f"{results[f'{name}_f32_clean']:.4f} / {results[f'{name}_f32_drawn']:.4f} "
-                f"(drawn / clean {results[f'{name}_f32_drawn_ratio']})",
+                f"{label}, float32: MNIST / people (weakest) / drawn",
+                f"{results[f'{name}_f32_clean']:.4f} / {results[f'{name}_f32_people']:.4f} "
+                f"({results[f'{name}_f32_people_worst']}) / {results[f'{name}_f32_drawn']:.4f}",
             ),
         ]
     for key, label in (("scratch", "small CNN from scratch"), ("develop", "develop-a-model (5-9)")):
         rows.append(
             (
-                f"{label}: clean / drawn",
-                f"{results[key + '_clean']:.4f} / {results[key + '_drawn']:.4f}",
+                f"{label}: MNIST / people / drawn",
+                f"{results[key + '_clean']:.4f} / {results[key + '_people']:.4f} / "
+                f"{results[key + '_drawn']:.4f}",
             )
         )
+    return rows
+
+
+def _cpu_row(results: dict[str, Any]) -> tuple[str, str]:
+    return (
+        "cpu",
+        f"{results['cpu']}, family {results['cpu_family']} model {results['cpu_model']} "
+        f"(bfloat16 instructions: {'yes' if results['cpu_bfloat16'] else 'no'})",
+    )
+
+
+def _two_columns(rows: list[tuple[str, Any]]) -> str:
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _weakest(per_digit: list[float]) -> str:
+    """The digit read worst and its accuracy, as "9: 0.83"."""
+    digit = int(np.argmin(per_digit))
+    return f"{digit}: {per_digit[digit]:.2f}"
 
 
 def sample_drawing(side: int = 280) -> np.ndarray:
@@ -275,6 +348,9 @@ def _train_cached(config: TrainConfig) -> dict[str, Any]:
         "acc_clean": run.metrics["test_accuracy"],
         "acc_aug": run.metrics["test_accuracy_augmented"],
         "acc_drawn": run.metrics["drawn_accuracy"],
+        "acc_people": run.metrics["people_accuracy"],
+        "people_worst": _weakest(run.metrics["people_per_digit"]),
+        "weights": run.status["weights"],
         "rss_mb": _peak_rss_mb(),
         "run_path": str(run.path),
         "data_source": run.status["data_source"],
@@ -312,13 +388,14 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
         """0-255 RGB at the input size: preprocessing minus the mean, which the model adds."""
         return to_model_input(digits, config.input_size).numpy() + IMAGENET_MEAN_BGR
 
-    base_model = build_base_model(config.input_size, resolve_weights(config.weights, config.seed))
+    weights = resolve_weights(config.weights, config.seed)
+    base_model = build_base_model(config.input_size, weights, config.seed, config.bottleneck)
     inputs = keras.Input((config.input_size, config.input_size, 3))
     x = keras.layers.RandomRotation(config.rotation / 360, fill_mode="constant")(inputs)
     x = keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="constant")(x)
     x = keras.layers.RandomZoom(config.zoom, config.zoom, fill_mode="constant")(x)
     x = keras.layers.Normalization(mean=IMAGENET_MEAN_BGR, variance=np.ones(3))(x)  # minus mean
-    outputs = build_head(base_model.output_shape[1:], config.head_units)(
+    outputs = build_head(base_model.output_shape[1:], config.head_units, pooling=config.pooling)(
         base_model(x, training=False)
     )
     model = keras.Model(inputs, outputs)
@@ -351,8 +428,8 @@ def _extraction_throughput(config: TrainConfig, images: int, repeats: int) -> di
     import tensorflow as tf
 
     from tl_core.pipeline.data import load_mnist
-    from tl_core.pipeline.features import FEATURE_BATCH, feature_extractor
-    from tl_core.pipeline.model import build_base_model, resolve_precision, resolve_weights
+    from tl_core.pipeline.features import FEATURE_BATCH, feature_extractor, resolve_precision
+    from tl_core.pipeline.model import build_base_model, resolve_weights
     from tl_core.pipeline.preprocess import to_model_input
 
     digits = np.resize(load_mnist(config.data_source, config.data_path).x_train, (images, 28, 28))

@@ -1,0 +1,108 @@
+"""What each choice of the defaults did: the app's default run with one setting changed.
+
+Every row is a real run of `train` (float32, on this machine, one shared feature cache so
+variants that change only the head reuse the base's features), scored on MNIST test digits
+and on real people's digits from writers it never saw (tl_core.pipeline.people), with the
+digit read worst. The small CNN from scratch on the same digits closes the table. The
+defaults in tl_core.config were chosen from this table; docs/choices.md holds it as measured.
+"""
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tl_core.config import QUICK_RUN, TrainConfig
+from tl_core.pipeline.features import FeatureCache
+
+NO_AUGMENTATION = {"rotation": 0.0, "shift": 0.0, "zoom": 0.0, "shear": 0.0, "stroke": 0.0}
+# (what changes, the settings that change): the first row is the default itself.
+VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    ("the default", {}),
+    ("cut after block3", {"bottleneck": "block3"}),
+    ("cut after block5", {"bottleneck": "block5"}),
+    ("flatten instead of average", {"pooling": "flatten"}),
+    ("10 epochs", {"epochs": 10}),
+    ("no augmentation, 1 view", {**NO_AUGMENTATION, "views": 1}),
+    ("stronger augmentation", {"rotation": 20.0, "zoom": 0.2, "shear": 0.5, "stroke": 1.5}),
+    ("4 augmented views", {"views": 4}),
+    ("input 48 px", {"input_size": 48}),
+    ("random weights", {"weights": "random"}),
+    (
+        "the old default: block5, flatten, 10 epochs",
+        {"bottleneck": "block5", "pooling": "flatten", "epochs": 10},
+    ),
+    (
+        "the old default with random weights",
+        {"bottleneck": "block5", "pooling": "flatten", "epochs": 10, "weights": "random"},
+    ),
+    ("MNIST plus the 20 training writers", {"include_people": True}),
+]
+
+
+def measure_choices(
+    base: TrainConfig = QUICK_RUN, log: Callable[[str], None] = print
+) -> list[dict[str, Any]]:
+    """Train each variant of `base` in float32 and return one row of figures per variant."""
+    from tl_core.pipeline.train import train
+    from tl_core.teaching.compare import CompareSettings, compare
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="digitlab-choices-") as folder:
+        cache = FeatureCache(Path(folder) / "cache")
+        for name, changes in VARIANTS:
+            log(f"{name}...")
+            config = replace(base, precision="float32", **changes)
+            run = train(config, Path(folder) / "runs", cache=cache).run
+            rows.append(_row(name, run.metrics, run.status["weights"]))
+        log("small CNN from scratch...")
+        settings = CompareSettings(
+            per_class=base.per_class or 0,
+            test_per_class=base.test_per_class or 0,
+            epochs=base.epochs,
+            data_source=base.data_source,
+        )
+        started = time.perf_counter()
+        scratch = compare(settings, ("scratch",), cache_dir=Path(folder) / "compare")[0]
+        rows.append(
+            {
+                "choice": "small CNN from scratch (same digits)",
+                "weights": "none",
+                "mnist": scratch.test_accuracy,
+                "people": scratch.people_accuracy,
+                "weakest": "",
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+    return rows
+
+
+def _row(name: str, metrics: dict[str, Any], weights: str) -> dict[str, Any]:
+    per_digit = metrics["people_per_digit"]
+    weakest = int(np.argmin(per_digit))
+    return {
+        "choice": name,
+        "weights": weights,
+        "mnist": round(metrics["test_accuracy"], 3),
+        "people": round(metrics["people_accuracy"], 3),
+        "weakest": f"{weakest}: {per_digit[weakest]:.2f}",
+        "seconds": metrics["seconds"],
+    }
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table, as docs/choices.md shows them."""
+    lines = [
+        "| choice | MNIST test | people's digits | weakest digit | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['choice']} | {row['mnist']:.3f} | {row['people']:.3f} | "
+            f"{row['weakest']} | {row['seconds']} |"
+        )
+    return "\n".join(lines)

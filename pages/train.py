@@ -107,7 +107,9 @@ def settings_form() -> TrainConfig | None:
         zoom = right.slider("Zoom (fraction)", 0.0, 0.5, QUICK_RUN.zoom, key="zoom")
         shear = right.slider("Slant (shift per pixel down)", 0.0, 1.0, QUICK_RUN.shear, key="shear")
         stroke = right.slider("Pen width change (pixels)", 0.0, 2.0, QUICK_RUN.stroke, key="stroke")
-        views = right.number_input("Augmented views per digit", 1, 8, QUICK_RUN.views, key="views")
+        views = right.number_input(
+            "Views per digit (itself, then augmented)", 1, 8, QUICK_RUN.views, key="views"
+        )
         start = st.form_submit_button(
             "Start training", type="primary", icon=":material/play_arrow:"
         )

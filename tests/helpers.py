@@ -6,10 +6,9 @@ from pathlib import Path
 from tl_core.config import TrainConfig
 from tl_core.serving.runs import Run, read_run
 
-# The smallest real run: 10 digits per class, 2 epochs, random weights, embedded digits.
-TINY = TrainConfig(
-    data_source="embedded", weights="random", per_class=10, test_per_class=5, epochs=2
-)
+# The smallest real run: 10 digits per class, 2 epochs, embedded digits, and the default
+# weights: offline (as in every test), VGG16 pretrained on ImageNet then on edge detection.
+TINY = TrainConfig(data_source="embedded", per_class=10, test_per_class=5, epochs=2)
 
 
 def install_run(run: Run, runs_dir: Path, name: str | None = None) -> Run:

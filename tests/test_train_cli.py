@@ -13,6 +13,7 @@ from tl_core.config import TrainConfig
 from tl_core.errors import ConfigError, TrainingStopped
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.model import EDGES_LABEL
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.serving.runs import COMPLETE, STOPPED, Run, find_run, list_runs, load_model
 
@@ -39,13 +40,14 @@ def test_tiny_run_reports_progress_and_writes_a_complete_run(runs_dir: Path) -> 
     confusion = np.array(run.metrics["confusion"])
     assert run.metrics["test_accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
     assert np.array(run.metrics["confusion"]).sum() == 50
-    assert run.status["weights"].endswith("(not transfer learning)")
+    assert run.status["weights"] == EDGES_LABEL  # the pretrained base, offline
     assert "embedded" in run.status["data_source"]
     phases = [event.phase for event in events]
     assert phases[0] == "data" and phases[-1] == "done"
     features = [e for e in events if e.phase == "features"]
-    # 2 views per training digit, the clean and augmented test digits, the drawn digits
-    images = 10 * 10 * 2 + 50 + 50 + len(drawn_digit_set())
+    # 2 views per training digit, the clean and augmented test digits, as many people's
+    # digits as test digits, the drawn digits
+    images = 10 * 10 * 2 + 50 + 50 + 50 + len(drawn_digit_set())
     assert features[-1].step == features[-1].total == images
     assert [e.metrics is not None for e in events if e.phase == "train"] == [False, True, True]
 
@@ -147,6 +149,7 @@ def test_info_reports_data_weights_and_runs(capsys) -> None:
     assert (
         "embedded: 5,000 real digits" in out and "missing. Run `python -m tl_core prefetch`" in out
     )
+    assert f"pretrained base for training: {EDGES_LABEL}" in out
 
 
 def test_every_command_has_help(capsys) -> None:
@@ -160,6 +163,7 @@ def test_every_command_has_help(capsys) -> None:
         "loadtest",
         "compare",
         "drawn",
+        "choices",
     ]:
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])

@@ -83,7 +83,7 @@ class TrainConfig:
     zoom: float = _setting(0.1, "augmentation: max zoom change, fraction")
     shear: float = _setting(0.3, "augmentation: max slant, horizontal shift per pixel down")
     stroke: float = _setting(1.0, "augmentation: max change of the pen width, in pixels")
-    views: int = _setting(2, "augmented views per training digit")
+    views: int = _setting(2, "views per training digit: the digit itself, then augmented copies")
     seed: int = _setting(0, "seed of the digits chosen, the augmentation and the head")
     fine_tune: bool = _setting(False, "then fine-tune the base's top block (slow)")
     fine_tune_epochs: int = _setting(2, "epochs of fine-tuning")

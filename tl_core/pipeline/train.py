@@ -2,8 +2,8 @@
 
 1. Load the digits and take the sample budget (plus the people's training writers, if asked).
 2. Build the frozen VGG16 base (pretrained weights, or random ones: not transfer learning).
-3. Augment: K views of every training digit (the augmentation bank) and one augmented copy
-   of the test set, all seeded.
+3. Augment: K views of every training digit (the augmentation bank: the digit itself and
+   K-1 augmented copies) and one augmented copy of the test set, all seeded.
 4. Run the base once per image and view: the bottleneck features (cached on disk).
 5. Train the new head on the features; each epoch draws one view per digit.
 6. Optionally fine-tune: unfreeze the base's top block, low learning rate, on-the-fly

@@ -37,8 +37,9 @@ def lesson_plan(last_training_s: float | None = None) -> list[LessonStep]:
                    "Each student draws digits and taps “right” or “I meant…”.",
                    "Which digits fool it? Can you fool it on purpose?"),
         LessonStep(5, "pages/results.py", "Where it goes wrong",
-                   "The confusion matrix; click a cell to see the digits it mixed up.",
-                   "Are its mistakes ones a person would make?"),
+                   "MNIST accuracy beside real people's digits (writers it never saw), "
+                   "then the confusion matrix; click a cell to see the digits it mixed up.",
+                   "Why does it read people worse than MNIST? Would a person make its mistakes?"),
         LessonStep(10, "pages/classroom.py", "Our handwriting",
                    "The class wall, then “Teach it our handwriting” (seconds): old and new "
                    "model on drawings it never trained on, and on MNIST.",

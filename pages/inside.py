@@ -74,7 +74,16 @@ for block, maps in zip(BLOCKS, feature_maps(blocks, digit), strict=False):
     )
 
 st.subheader("The first layer's 64 filters")
-st.caption("Each 3x3 filter of block1_conv1, scaled to its own range: edges and colour blobs.")
+if "not transfer learning" in run.status.get("weights", ""):
+    st.caption(
+        "Each 3x3 filter of block1_conv1, scaled to its own range. These are random weights: "
+        "noise, no pattern. Train with pretrained weights to see what photos taught them."
+    )
+else:
+    st.caption(
+        "Each 3x3 filter of block1_conv1, scaled to its own range, as pretraining on photos "
+        f"left them ({run.status.get('weights')}): edge detectors and colour blobs."
+    )
 filters = np.repeat(np.repeat(first_layer_filters(predictor.model), 8, axis=1), 8, axis=2)
 st.image(mosaic(filters, 16), width=16 * 26)
 

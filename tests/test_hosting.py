@@ -54,6 +54,8 @@ def test_a_hosted_classroom_refuses_trainings_its_small_server_cannot_hold(
         check_limits(TrainConfig(per_class=500, views=4), limits)
     with pytest.raises(ConfigError, match="400 digits per class and 1,500 class drawings"):
         check_limits(TrainConfig(per_class=400, views=2), limits, class_drawings=1500)
+    with pytest.raises(ConfigError, match="people's digits"):  # 20 writers: about 5,000 more digits
+        check_limits(TrainConfig(per_class=400, views=2, include_people=True), limits)
     check_limits(TrainConfig(per_class=None), hosting_limits({}))  # a laptop: no limits
     monkeypatch.setenv(CLOUD_ENV, "1")
     with pytest.raises(ConfigError, match="at most 500"):

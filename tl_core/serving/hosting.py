@@ -26,6 +26,7 @@ import segno
 
 from tl_core.config import TrainConfig
 from tl_core.errors import ConfigError
+from tl_core.pipeline.people import TRAIN_WRITERS, people_digits
 
 CLOUD_ENV = "DIGITLAB_CLOUD"
 COMMUNITY_CLOUD_ROOT = Path("/mount/src")
@@ -80,7 +81,8 @@ def hosting_limits(environ: dict[str, str] | None = None, app_root: Path | None 
 
 def check_limits(config: TrainConfig, limits: Limits, class_drawings: int = 0) -> None:
     """Raise ConfigError, in one sentence, when a training asks for more than the host has
-    (`class_drawings`: the class set's drawings it adds, when it adds them)."""
+    (`class_drawings`: the class set's drawings it adds, when it adds them; the people's
+    training writers count too, when the run adds them)."""
     if not limits.cloud:
         return
     if config.per_class is None or config.per_class > limits.max_per_class:
@@ -89,11 +91,13 @@ def check_limits(config: TrainConfig, limits: Limits, class_drawings: int = 0) -
             f"This hosted classroom trains on at most {limits.max_per_class:,} digits per "
             f"class (you asked for {asked}): its small server has about 2 GB of memory."
         )
-    images = (config.per_class * 10 + class_drawings) * config.views
+    people = len(people_digits().of_writers(TRAIN_WRITERS)) if config.include_people else 0
+    images = (config.per_class * 10 + class_drawings + people) * config.views
     if images > limits.max_bank_images:
         raise ConfigError(
             f"{config.per_class:,} digits per class"
             + (f" and {class_drawings:,} class drawings" if class_drawings else "")
+            + (f" and {people:,} people's digits" if people else "")
             + f" with {config.views} views is {images:,} images: this hosted classroom takes "
             f"at most {limits.max_bank_images:,}. Use fewer digits or views."
         )

@@ -104,7 +104,7 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> di
         quick_run_acc=quick["acc_clean"],
         quick_run_drawn=quick["acc_drawn"],
     )
-    results.update(_reading(settings, log))
+    results.update(_reading(settings, log)[0])
     return results
 
 
@@ -123,13 +123,11 @@ def _reading_only(
     runs on MNIST and on people's digits, the variants, the small CNNs and the latency."""
     log("this machine's float32 matrix-multiply rate...")
     results.update(_in_fresh_process(_float32_rates, settings.config, settings.extract_images))
-    results.update(_reading(settings, log))
+    reading, app_run_path = _reading(settings, log)
+    results.update(reading)
     log("prediction latency of the app's default model...")
-    app_run = _in_fresh_process(
-        _train_cached, _reading_config(QUICK_RUN, settings, precision="float32")
-    )
     results.update(
-        _in_fresh_process(_predict_only, app_run["run_path"], settings.latency_calls, time.time())
+        _in_fresh_process(_predict_only, app_run_path, settings.latency_calls, time.time())
     )
     return results
 
@@ -140,29 +138,32 @@ def _reading_config(base: TrainConfig, settings: BenchSettings, **changes: Any) 
     budget = settings.reading_per_class
     if budget:
         changes.update(per_class=budget, test_per_class=budget)
-    return replace(
-        base,
-        weights=config.weights,
-        data_source=config.data_source,
-        data_path=config.data_path,
+    values = {
+        "weights": config.weights,
+        "data_source": config.data_source,
+        "data_path": config.data_path,
         **changes,
-    )
+    }
+    return replace(base, **values)
 
 
-def _reading(settings: BenchSettings, log: Callable[[str], None]) -> dict[str, Any]:
+def _reading(settings: BenchSettings, log: Callable[[str], None]) -> tuple[dict[str, Any], str]:
     """How well people's digits and drawings are read: the two default runs and the app
     default's variants (random weights; the people's training writers added) in float32
     (what a CPU without bfloat16 runs), clean, people's (with the weakest digit) and
     drawn-digit accuracy, and Start to saved model (also times the float32 matmul rate,
     when it was measured: the work in GFLOP, which carries across machines); then the
-    small CNN strategies on the same digits, for comparison."""
+    small CNN strategies on the same digits, for comparison. Returns the figures and the
+    folder of the app default's run."""
     results: dict[str, Any] = {}
+    paths = {}
     runs = {name: _reading_config(base, settings) for name, base in READING_RUNS.items()}
     for name, changes in READING_VARIANTS.items():
         runs[f"app_{name}"] = _reading_config(QUICK_RUN, settings, **changes)
     for name, config in runs.items():
         log(f"reading people's digits: {name} in float32...")
         run = _in_fresh_process(_train_cached, replace(config, precision="float32"))
+        paths[name] = run["run_path"]
         results.update(
             {
                 f"{name}_f32_s": run["seconds"],
@@ -175,7 +176,7 @@ def _reading(settings: BenchSettings, log: Callable[[str], None]) -> dict[str, A
         )
     log("reading drawings: the small CNN strategies...")
     results.update(_in_fresh_process(_small_cnns, _reading_config(QUICK_RUN, settings)))
-    return results
+    return results, paths["app"]
 
 
 def _small_cnns(config: TrainConfig) -> dict[str, Any]:

@@ -154,8 +154,9 @@ st.subheader("3. Where to cut")
 st.markdown(
     "The head can sit on the output of block 3, 4 or 5. Lower layers are **general** "
     "(edges, strokes: useful for digits too); upper layers are **specific** to the task "
-    "the base was trained on. With pretrained weights, cutting after block 4 read people's "
-    "digits best when the defaults were chosen (docs/choices.md); try it here."
+    "the base was trained on. With the edge-detection VGG16 (ImageNet, then edges), cutting "
+    "after block 4 read people's digits best when the defaults were chosen "
+    "(docs/choices.md); try it here with the weights this machine has."
 )
 cut_columns = st.columns(len(BOTTLENECKS))
 for column, block in zip(cut_columns, BOTTLENECKS, strict=True):

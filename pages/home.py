@@ -35,7 +35,10 @@ _, frozen = parameter_counts(
     QUICK_RUN.input_size, QUICK_RUN.head_units, QUICK_RUN.bottleneck, QUICK_RUN.pooling
 )
 STEPS = [
-    ("Pick a base trained on a large data set: VGG16 and its ImageNet weights.", "pages/train.py"),
+    (
+        "Pick a base trained on a large data set: VGG16, pretrained on ImageNet's photos.",
+        "pages/train.py",
+    ),
     ("Cut it at the bottleneck: drop ImageNet's 1,000-class classifier.", "pages/train.py"),
     (
         f"Attach a new head: Dense({QUICK_RUN.head_units}, relu) then "
@@ -43,7 +46,7 @@ STEPS = [
         "pages/train.py",
     ),
     (
-        f"Freeze the base: its {frozen / 1e6:.1f} million weights stay as ImageNet taught them.",
+        f"Freeze the base: its {frozen / 1e6:.1f} million weights stay as pretraining left them.",
         "pages/train.py",
     ),
     (

@@ -74,7 +74,7 @@ for block, maps in zip(BLOCKS, feature_maps(blocks, digit), strict=False):
     )
 
 st.subheader("The first layer's 64 filters")
-if "not transfer learning" in run.status.get("weights", ""):
+if not run.config.is_transfer:
     st.caption(
         "Each 3x3 filter of block1_conv1, scaled to its own range. These are random weights: "
         "noise, no pattern. Train with pretrained weights to see what photos taught them."

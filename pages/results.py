@@ -1,5 +1,7 @@
 """Results: how good the model in use is, where it goes wrong, and which run to use."""
 
+from typing import Any
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -17,7 +19,7 @@ from pages.common import (
     weights_badge,
 )
 from tl_core.errors import DigitLabError
-from tl_core.pipeline.evaluate import score
+from tl_core.pipeline.evaluate import commonest_confusions, score, weakest_digit
 from tl_core.pipeline.images import mosaic
 from tl_core.pipeline.people import CREDIT
 from tl_core.serving.export import USAGE, keras_bytes, tflite_bytes
@@ -39,6 +41,20 @@ def handwriting_accuracy(
     return score(probabilities, drawings.y)["accuracy"], len(drawings)
 
 
+def scored_set(
+    column: Any, metrics: dict[str, Any], label: str, name: str, unit: str, about: str
+) -> None:
+    """The accuracy on one scored set (`<name>_accuracy`, `<name>_digits` in the metrics),
+    or "not measured" for a run older than that set."""
+    if f"{name}_accuracy" not in metrics:
+        column.metric(label, "not measured")
+        column.caption(f"This run is older than the {label[0].lower()}{label[1:]}: train again.")
+        return
+    count = f"{metrics[f'{name}_digits']} {unit}"
+    column.metric(label, f"{metrics[f'{name}_accuracy']:.1%}", count, delta_color="off")
+    column.caption(about)
+
+
 st.title(":material/analytics: Results")
 all_runs = runs()
 run = model_in_use()
@@ -53,28 +69,22 @@ metrics = run.metrics
 left, right, people, ours, drawn, third = st.columns(6)
 left.metric("MNIST test (clean digits)", f"{metrics['test_accuracy']:.1%}")
 right.metric("MNIST test (augmented)", f"{metrics['test_accuracy_augmented']:.1%}")
-if "people_accuracy" in metrics:
-    people.metric(
-        "Real people's digits",
-        f"{metrics['people_accuracy']:.1%}",
-        f"{metrics['people_digits']} digits",
-        delta_color="off",
-    )
-    people.caption("Written by people this run never trained on: the honest yardstick.")
-else:
-    people.metric("Real people's digits", "not measured")
-    people.caption("This run is older than the people's digits: train again to see it.")
-if "drawn_accuracy" in metrics:
-    drawn.metric(
-        "Drawn-digit set",
-        f"{metrics['drawn_accuracy']:.1%}",
-        f"{metrics['drawn_digits']} drawings",
-        delta_color="off",
-    )
-    drawn.caption("Made by this project to check the canvas path, not people (README).")
-else:
-    drawn.metric("Drawn-digit set", "not measured")
-    drawn.caption("This run is older than the drawn-digit set: train again to see it.")
+scored_set(
+    people,
+    metrics,
+    "Real people's digits",
+    "people",
+    "digits",
+    "Written by people this run never trained on: the honest yardstick.",
+)
+scored_set(
+    drawn,
+    metrics,
+    "Drawn-digit set",
+    "drawn",
+    "drawings",
+    "Made by this project to check the canvas path, not people (README).",
+)
 trained_on = run.status.get("handwriting_trained", [])
 trained_names = set(trained_on)
 unseen = tuple(e.name for e in class_entries() if e.name not in trained_names)
@@ -103,10 +113,10 @@ if "people_per_digit" in metrics:
         {"digit": [str(d) for d in range(10)], "accuracy": metrics["people_per_digit"]}
     )
     st.bar_chart(per_digit, x="digit", y="accuracy", y_label="accuracy", height=220)
-    weakest = int(np.argmin(metrics["people_per_digit"]))
+    misread = ", ".join(commonest_confusions(metrics["confusion_people"]))
     st.caption(
-        f"Weakest: {weakest}, read right {metrics['people_per_digit'][weakest]:.0%} of the "
-        f"time ({CREDIT})."
+        f"Weakest digit and its accuracy: {weakest_digit(metrics['people_per_digit'])}. "
+        f"Most often misread: {misread or 'nothing'}. ({CREDIT}.)"
     )
 
 st.subheader("Confusion matrix (clean test digits)")
@@ -185,6 +195,7 @@ table = pd.DataFrame(
             "weights": r.status.get("weights", ""),
             "test accuracy": (r.metrics or {}).get("test_accuracy"),
             "augmented": (r.metrics or {}).get("test_accuracy_augmented"),
+            "people's digits": (r.metrics or {}).get("people_accuracy"),
             "digits": r.status.get("train_digits"),
         }
         for r in all_runs

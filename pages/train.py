@@ -35,11 +35,15 @@ PHASE_NAMES = {
 
 
 @st.cache_resource(show_spinner="Measuring how fast this machine trains…")
-def speed(input_size: int, precision: str, bottleneck: str, batch_size: int) -> Speed:
+def speed(input_size: int, precision: str, bottleneck: str, pooling: str, batch_size: int) -> Speed:
     """This machine's pace for the setting, measured once per server (a few seconds)."""
     return measure_speed(
         TrainConfig(
-            input_size=input_size, precision=precision, bottleneck=bottleneck, batch_size=batch_size
+            input_size=input_size,
+            precision=precision,
+            bottleneck=bottleneck,
+            pooling=pooling,
+            batch_size=batch_size,
         )
     )
 
@@ -108,7 +112,12 @@ def settings_form() -> TrainConfig | None:
         shear = right.slider("Slant (shift per pixel down)", 0.0, 1.0, QUICK_RUN.shear, key="shear")
         stroke = right.slider("Pen width change (pixels)", 0.0, 2.0, QUICK_RUN.stroke, key="stroke")
         views = right.number_input(
-            "Views per digit (itself, then augmented)", 1, 8, QUICK_RUN.views, key="views"
+            "Views per digit (itself, then augmented)",
+            1,
+            8,
+            QUICK_RUN.views,
+            key="views",
+            help="1: each digit only as it is, so the augmentation above is not used.",
         )
         start = st.form_submit_button(
             "Start training", type="primary", icon=":material/play_arrow:"
@@ -149,7 +158,9 @@ def show_plan(config: TrainConfig) -> None:
     data = take_budget(mnist(), config.per_class, config.test_per_class, config.seed)
     if config.include_people:
         data = add_people(data)
-    pace = speed(config.input_size, config.precision, config.bottleneck, config.batch_size)
+    pace = speed(
+        config.input_size, config.precision, config.bottleneck, config.pooling, config.batch_size
+    )
     seconds = estimate_seconds(config, len(data.y_train), len(data.y_test), pace)
     cols = st.columns(4)
     cols[0].metric("Trainable (head)", f"{trainable:,}")

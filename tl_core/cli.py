@@ -221,6 +221,7 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from tl_core.pipeline.evaluate import commonest_confusions
     from tl_core.pipeline.train import train
 
     names = {setting.name for setting in fields(TrainConfig)}
@@ -245,6 +246,8 @@ def _train(args: argparse.Namespace) -> int:
         f"real people's digits ({metrics['people_digits']} by writers it never saw): "
         f"{metrics['people_accuracy']:.4f}  [{per_digit}]"
     )
+    misread = ", ".join(commonest_confusions(metrics["confusion_people"]))
+    print(f"  most often misread: {misread or 'nothing'}")
     print(f"drawn-digit set (canvas diagnostic): {metrics['drawn_accuracy']:.4f}")
     return 0
 
@@ -272,8 +275,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"run: {run.name} ({run.status.get('weights')})")
     print(f"data: {evaluation.data.source}, {len(evaluation.data.y_test)} test digits")
     print(
-        f"test accuracy: clean {evaluation.accuracy:.4f}, "
+        f"MNIST test accuracy: clean {evaluation.accuracy:.4f}, "
         f"augmented {evaluation.accuracy_augmented:.4f}"
+    )
+    print(
+        f"real people's digits ({len(evaluation.people_labels)} by writers it never saw): "
+        f"{evaluation.people_accuracy:.4f}"
     )
     return 0
 
@@ -432,7 +439,7 @@ def _compare(args: argparse.Namespace) -> int:
                 f"{result.seconds:>8.1f}"
             )
         else:
-            print(f"{result.label:<66} unavailable: {result.reason}")
+            print(f"{result.label:<80} unavailable: {result.reason}")
     if sizes:
         points = data_size_sweep(settings, sizes, ("pretrained", "random", "scratch"))
         plot_data_size(points, args.png)

@@ -56,7 +56,7 @@ class TrainConfig:
     ImageNet then on edge detection: transfer learning either way), "imagenet", "edges",
     "random" (same network, no pretraining: not transfer learning) or a path to a VGG16
     no-top weights file (model.resolve_weights). `precision` is what the base computes in;
-    "auto" is what this machine measured faster (model.resolve_precision). `bottleneck` is
+    "auto" is what this machine measured faster (features.resolve_precision). `bottleneck` is
     the block whose output the head sits on, `pooling` how the head reads it: "average" (one
     value per channel) or "flatten" (every position). `include_people` adds the digits of
     the people's training writers (tl_core.pipeline.people) to the training digits;
@@ -89,7 +89,7 @@ class TrainConfig:
     fine_tune_epochs: int = _setting(2, "epochs of fine-tuning")
     fine_tune_learning_rate: float = _setting(1e-5, "learning rate of fine-tuning")
     precision: str = _setting(
-        "auto", "what the base computes features in (auto: bfloat16 where the CPU has it)"
+        "auto", "what the base computes features in (auto: what this machine measured faster)"
     )
     bottleneck: str = _setting("block4", "the block whose output the head sits on")
     pooling: str = _setting("average", "how the head reads the bottleneck: average or flatten")
@@ -149,9 +149,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Rebuild a config from `to_dict` output, ignoring keys this version doesn't know."""
+        """Rebuild a config from `to_dict` output, ignoring keys this version doesn't know;
+        a run saved before a setting existed gets the value it was trained with."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return cls(**{**BEFORE_SETTING, **{k: v for k, v in values.items() if k in known}})
+
+
+# What runs saved before these settings existed were trained with.
+BEFORE_SETTING = {"bottleneck": "block5", "pooling": "flatten"}
 
 
 def _check_range(

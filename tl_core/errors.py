@@ -18,7 +18,8 @@ class DataUnavailable(DigitLabError):
 
 
 class WeightsUnavailable(DigitLabError):
-    """The ImageNet weights for VGG16 could not be found, downloaded or read."""
+    """The VGG16 weights asked for (ImageNet's, the edge-detection ones or a file) could not
+    be found, downloaded or read."""
 
 
 class ImageError(DigitLabError):

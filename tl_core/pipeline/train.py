@@ -40,6 +40,7 @@ from tl_core.pipeline.features import (
     extract_features,
     feature_extractor,
     features_identity,
+    probe_digits,
     resolve_precision,
 )
 from tl_core.pipeline.model import (
@@ -183,8 +184,7 @@ def measure_speed(config: TrainConfig) -> Speed:
         config.input_size, resolve_weights("random"), config.seed, config.bottleneck
     )
     extract = feature_extractor(base_model, config.input_size, resolve_precision(config.precision))
-    digits = np.zeros((PROBE_DIGITS, 28, 28), np.uint8)
-    digits[:, 6:22, 12:16] = 255  # a bar: the cost does not depend on the ink
+    digits = probe_digits(PROBE_DIGITS)
     extract_features(extract, digits[:1])  # traces the graph
     setup_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -99,7 +99,8 @@ def check_limits(config: TrainConfig, limits: Limits, class_drawings: int = 0) -
             + (f" and {class_drawings:,} class drawings" if class_drawings else "")
             + (f" and {people:,} people's digits" if people else "")
             + f" with {config.views} views is {images:,} images: this hosted classroom takes "
-            f"at most {limits.max_bank_images:,}. Use fewer digits or views."
+            f"at most {limits.max_bank_images:,}. Use fewer digits or views"
+            + (", or leave out the people's digits." if people else ".")
         )
 
 

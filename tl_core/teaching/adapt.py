@@ -1,10 +1,10 @@
 """ "Teach it our handwriting": the model in use adapted to the class's drawings, in seconds.
 
-Transfer learning in the room: a model trained on a large data set (MNIST, on top of
-ImageNet's VGG16) re-purposed with a small one made by the class. It starts from the
+Transfer learning in the room: a model trained on a large data set (MNIST, on top of a
+pretrained VGG16) re-purposed with a small one made by the class. It starts from the
 trained head of the model in use, not from a new one, and trains it a few epochs on three
-in four of the class's drawings (each in several augmented views) mixed with MNIST training
-digits of the same run (so it keeps what it knew). The base stays frozen, so only a few
+in four of the class's drawings (each as itself and in augmented copies) mixed with MNIST
+training digits of the same run (so it keeps what it knew). The base stays frozen, so only a few
 thousand digits go through it, and their features are cached. The held-out quarter of the
 class set (`split_held_out`) is never trained on: the old and the new model are both scored
 on it and on the run's MNIST test digits, the two halves of the lesson.
@@ -51,7 +51,7 @@ from tl_core.serving.jobs import Report
 from tl_core.teaching.handwriting import Handwriting, split_held_out
 
 MIN_DRAWINGS = 10  # fewer, and the held-out part says nothing
-CLASS_VIEWS = 8  # augmented views of each class drawing trained on
+CLASS_VIEWS = 8  # views of each class drawing trained on: itself and 7 augmented copies
 REPLAY_PER_CLASS = 100  # MNIST training digits per class mixed in, so it keeps what it knew
 EPOCHS = 12
 LEARNING_RATE = 3e-4  # lower than training's 1e-3: it adjusts a trained head
@@ -160,7 +160,10 @@ def adopt(adaptation: Adaptation, runs_dir: Path | None = None) -> Path:
         runs.resolve_runs_dir(runs_dir),
         adaptation.config,
         {
-            **{key: source.status.get(key) for key in ("data_source", "weights", "bottleneck")},
+            **{
+                key: source.status.get(key)
+                for key in ("data_source", "weights", "bottleneck", "pooling", "include_people")
+            },
             "precision": "float32",
             "adapted_from": adaptation.source,
             "adaptation": adaptation.id,

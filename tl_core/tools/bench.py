@@ -305,12 +305,6 @@ def _two_columns(rows: list[tuple[str, Any]]) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def _weakest(per_digit: list[float]) -> str:
-    """The digit read worst and its accuracy, as "9: 0.83"."""
-    digit = int(np.argmin(per_digit))
-    return f"{digit}: {per_digit[digit]:.2f}"
-
-
 def sample_drawing(side: int = 280) -> np.ndarray:
     """A 7 drawn in white on a transparent canvas, as streamlit-drawable-canvas returns it."""
     image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
@@ -338,6 +332,7 @@ def _peak_rss_mb() -> float:
 def _train_cached(config: TrainConfig) -> dict[str, Any]:
     """The project's `train`, from an empty feature cache, timed from call to saved model."""
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
+    from tl_core.pipeline.evaluate import weakest_digit
     from tl_core.pipeline.train import train
 
     started = time.perf_counter()
@@ -350,7 +345,7 @@ def _train_cached(config: TrainConfig) -> dict[str, Any]:
         "acc_aug": run.metrics["test_accuracy_augmented"],
         "acc_drawn": run.metrics["drawn_accuracy"],
         "acc_people": run.metrics["people_accuracy"],
-        "people_worst": _weakest(run.metrics["people_per_digit"]),
+        "people_worst": weakest_digit(run.metrics["people_per_digit"]),
         "weights": run.status["weights"],
         "rss_mb": _peak_rss_mb(),
         "run_path": str(run.path),
@@ -460,14 +455,9 @@ def machine() -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    from tl_core.pipeline.model import CPU_FLAGS_FILE, cpu_has_bfloat16
+    from tl_core.pipeline.model import cpu_fields, cpu_has_bfloat16
 
-    try:
-        lines = CPU_FLAGS_FILE.read_text().splitlines()
-    except OSError:  # not Linux
-        lines = []
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)  # the last CPU's
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields = cpu_fields()
     return {
         "cpu": fields.get("model name") or platform.processor() or "unknown",
         "cpu_family": fields.get("cpu family"),

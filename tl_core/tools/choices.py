@@ -1,8 +1,8 @@
 """What each choice of the defaults did: the app's default run with one setting changed.
 
-Every row is a real run of `train` (float32, on this machine, one shared feature cache so
-variants that change only the head reuse the base's features: a row's seconds count only
-the features no earlier row computed), scored on MNIST test digits
+Every row is a real run of `train` (float32, on this machine, one shared feature cache:
+each row's seconds are its whole run, in which features an earlier row already computed
+come from the cache), scored on MNIST test digits
 and on real people's digits from writers it never saw (tl_core.pipeline.people), with the
 digit read worst. The small CNN from scratch on the same digits closes the table. The
 defaults in tl_core.config were chosen from this table; docs/choices.md holds it as measured.
@@ -15,9 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tl_core.config import QUICK_RUN, TrainConfig
+from tl_core.pipeline.evaluate import weakest_digit
 from tl_core.pipeline.features import FeatureCache
 
 NO_AUGMENTATION = {"rotation": 0.0, "shift": 0.0, "zoom": 0.0, "shear": 0.0, "stroke": 0.0}
@@ -62,7 +61,7 @@ def measure_choices(
             rows.append(_row(name, run.metrics, run.status["weights"]))
         log("small CNN from scratch...")
         settings = CompareSettings(
-            per_class=base.per_class or 0,
+            per_class=base.per_class or 0,  # 0: all (take_budget)
             test_per_class=base.test_per_class or 0,
             epochs=base.epochs,
             data_source=base.data_source,
@@ -83,14 +82,12 @@ def measure_choices(
 
 
 def _row(name: str, metrics: dict[str, Any], weights: str) -> dict[str, Any]:
-    per_digit = metrics["people_per_digit"]
-    weakest = int(np.argmin(per_digit))
     return {
         "choice": name,
         "weights": weights,
         "mnist": round(metrics["test_accuracy"], 3),
         "people": round(metrics["people_accuracy"], 3),
-        "weakest": f"{weakest}: {per_digit[weakest]:.2f}",
+        "weakest": weakest_digit(metrics["people_per_digit"]),
         "seconds": metrics["seconds"],
     }
 

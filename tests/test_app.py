@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from tl_core.config import TrainConfig
+from tl_core.pipeline.evaluate import weakest_digit
 from tl_core.serving.predict import Predictor
 from tl_core.serving.runs import Run, load_model
 
@@ -156,8 +157,8 @@ def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None
     assert app.metric[1].value == f"{metrics['test_accuracy_augmented']:.1%}"
     assert app.metric[2].value == f"{metrics['people_accuracy']:.1%}"
     assert app.metric[labels.index("Drawn-digit set")].value == f"{metrics['drawn_accuracy']:.1%}"
-    weakest = int(np.argmin(metrics["people_per_digit"]))
-    assert f"Weakest: {weakest}, read right" in texts(app)
+    weakest = weakest_digit(metrics["people_per_digit"])
+    assert f"Weakest digit and its accuracy: {weakest}." in texts(app)
     app.selectbox(key="true").set_value(0).run()
     app.selectbox(key="guess").set_value(0).run()
     assert not app.exception

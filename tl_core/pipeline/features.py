@@ -131,7 +131,9 @@ def _machine_key() -> str:
     """What the probe's answer depends on: the CPU model, the cores and TensorFlow."""
     fields = cpu_fields()
     model_name = fields.get("model name") or platform.processor() or platform.machine()
-    family = f", family {fields['cpu family']} model {fields.get('model')}" if fields else ""
+    family = ""
+    if "cpu family" in fields:
+        family = f", family {fields['cpu family']} model {fields.get('model')}"
     return f"{model_name}{family} | {os.cpu_count()} cores | TensorFlow {tf.__version__}"
 
 

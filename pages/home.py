@@ -101,10 +101,11 @@ if pretrained is None:
     )
 elif pretrained == EDGES_LABEL:
     st.info(
-        f"**The base is {EDGES_LABEL}**: ImageNet's own file is not on this machine, so the "
-        "base is VGG16 as the HED network trained it, starting from ImageNet, to find edges "
-        "in photos. It is still transfer learning from photos to digits. For ImageNet's "
-        "weights themselves: " + how_to_get_weights(),
+        f"**The base is {EDGES_LABEL}**: ImageNet's own file is not on this machine (a "
+        "training downloads it first where there is internet, 58 MB), so the base is VGG16 "
+        "as the HED network trained it, starting from ImageNet, to find edges in photos. It "
+        "is still transfer learning from photos to digits. For ImageNet's weights "
+        "themselves: " + how_to_get_weights(),
         icon=":material/info:",
     )
 data_col, weights_col, model_col = st.columns(3)

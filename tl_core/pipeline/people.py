@@ -59,13 +59,20 @@ def people_digits() -> PeopleDigits:
     return PeopleDigits(x, y, writer.astype(np.int64))
 
 
+@cache
 def people_test_set(per_class: int | None = None, seed: int = 0) -> PeopleDigits:
-    """The writers no run trains on: all their digits, or `per_class` of each, seeded."""
+    """The writers no run trains on: all their digits, or `per_class` of each, seeded.
+
+    Drawn once per setting and process (read-only arrays), so a run's scored images and
+    the labels it scores them against are one object, however many places ask.
+    """
     held_out = people_digits().of_writers(TEST_WRITERS)
-    if not per_class:  # None or 0: all, as take_budget reads a budget
-        return held_out
-    x, y = stratified_subset(held_out.x, held_out.y, per_class, seed)
-    return PeopleDigits(x, y, np.zeros_like(y))  # writers are not needed once drawn
+    if per_class:  # None or 0: all, as take_budget reads a budget
+        x, y = stratified_subset(held_out.x, held_out.y, per_class, seed)
+        held_out = PeopleDigits(x, y, np.zeros_like(y))  # writers are not needed once drawn
+    for array in (held_out.x, held_out.y, held_out.writer):
+        array.setflags(write=False)
+    return held_out
 
 
 def add_people(data: MnistData) -> MnistData:

@@ -68,6 +68,18 @@ class CompareSettings:
     bottleneck: str = TrainConfig.bottleneck
     seed: int = 0
 
+    @classmethod
+    def budget_of(cls, config: TrainConfig) -> "CompareSettings":
+        """The same digits, test digits, epochs and data source as a run's `config`, so a
+        small CNN is compared with that run on equal terms."""
+        return cls(
+            per_class=config.per_class or 0,  # 0: all (take_budget)
+            test_per_class=config.test_per_class or 0,
+            epochs=config.epochs,
+            data_source=config.data_source,
+            data_path=config.data_path,
+        )
+
     def train_config(self, weights: str, fine_tune: bool = False) -> TrainConfig:
         """The same settings as a TrainConfig for the VGG16 strategies."""
         return TrainConfig(

@@ -185,14 +185,8 @@ def _small_cnns(config: TrainConfig) -> dict[str, Any]:
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
     from tl_core.teaching.compare import CompareSettings, compare
 
-    settings = CompareSettings(
-        per_class=config.per_class,
-        test_per_class=config.test_per_class,
-        epochs=config.epochs,
-        data_source=config.data_source,
-    )
     results: dict[str, Any] = {}
-    for result in compare(settings, ("scratch", "develop")):
+    for result in compare(CompareSettings.budget_of(config), ("scratch", "develop")):
         results[f"{result.key}_clean"] = result.test_accuracy
         results[f"{result.key}_people"] = result.people_accuracy
         results[f"{result.key}_drawn"] = result.drawn_accuracy

@@ -60,14 +60,10 @@ def measure_choices(
             run = train(config, Path(folder) / "runs", cache=cache).run
             rows.append(_row(name, run.metrics, run.status["weights"]))
         log("small CNN from scratch...")
-        settings = CompareSettings(
-            per_class=base.per_class or 0,  # 0: all (take_budget)
-            test_per_class=base.test_per_class or 0,
-            epochs=base.epochs,
-            data_source=base.data_source,
-        )
         started = time.perf_counter()
-        scratch = compare(settings, ("scratch",), cache_dir=Path(folder) / "compare")[0]
+        compare_dir = Path(folder) / "compare"
+        settings = CompareSettings.budget_of(base)
+        scratch = compare(settings, ("scratch",), cache_dir=compare_dir)[0]
         rows.append(
             {
                 "choice": "small CNN from scratch (same digits)",

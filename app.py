@@ -1,9 +1,5 @@
 """Digit Lab: `streamlit run app.py`. The pages draw; everything they compute is in tl_core."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import streamlit as st
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")

@@ -16,6 +16,10 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 
+from tl_core.quiet import quiet_native_log
+
+quiet_native_log()  # before TensorFlow loads: no native start-up log in the server's output
+
 from tl_core.errors import DigitLabError, NotAllowed
 from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.evaluate import Evaluation, evaluate_run

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# pytest captures standard error itself: no log filter in the test process (tl_core.quiet);
+# test_quiet runs the CLI without this.
+os.environ.setdefault("DIGITLAB_VERBOSE", "1")
 
 import h5py
 import keras

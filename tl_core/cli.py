@@ -4,7 +4,6 @@ Errors a user can cause print one clear paragraph (no traceback) and exit with s
 """
 
 import argparse
-import os
 import sys
 import threading
 import typing
@@ -12,10 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up noise quiet
-
 from tl_core.config import CHOICES, DATA_SOURCES, HELP, PRECISIONS, QUICK_RUN, TrainConfig
 from tl_core.errors import DigitLabError
+from tl_core.quiet import quiet_native_log
 
 if TYPE_CHECKING:
     from tl_core.pipeline.train import ProgressEvent
@@ -27,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    quiet_native_log(verbose=args.verbose)
     try:
         return args.command(args)
     except DigitLabError as error:
@@ -44,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tl_core",
         description="Digit Lab: transfer learning from ImageNet's VGG16 to handwritten digits.",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show TensorFlow's own start-up log"
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     defaults = TrainConfig()

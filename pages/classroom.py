@@ -20,9 +20,7 @@ from pages.common import (
     start_button,
 )
 from tl_core.errors import DigitLabError
-from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt, check_enough
-from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
-from tl_core.teaching.handwriting import (
+from tl_core.pipeline.handwriting import (
     CLASS_SET_CAP,
     Entry,
     class_entries,
@@ -32,6 +30,8 @@ from tl_core.teaching.handwriting import (
     read_digit,
     remove_drawing,
 )
+from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt, check_enough
+from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
 
 ADAPT_JOB = "adapt"  # the kind of heavy job
 PER_ROW = 9

@@ -3,12 +3,14 @@
 `st.cache_resource` makes these objects server-wide, so thirty students share one model in
 memory and one job (training or a comparison); per-student choices stay in
 `st.session_state`. Importing this module first also fixes two Streamlit defaults that a
-class would feel (see `_through_app_navigation` and `_keep_the_keras_session`).
+class would feel (see `_through_app_navigation` and `_keep_the_keras_session`); both reach
+into Streamlit's internals, and tests/test_streamlit_guards.py fails, naming what broke, when
+an upgrade moves them.
 """
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -22,12 +24,13 @@ quiet_native_log()  # before TensorFlow loads: no native start-up log in the ser
 
 from tl_core.errors import DigitLabError, NotAllowed
 from tl_core.pipeline.data import MnistData, load_mnist
-from tl_core.pipeline.evaluate import Evaluation, evaluate_run
-from tl_core.pipeline.model import model_parameter_counts
+from tl_core.pipeline.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 from tl_core.serving.access import teacher_passcode
-from tl_core.serving.jobs import FAILED, ServerJob
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
+
+if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never with Home
+    from tl_core.pipeline.evaluate import Evaluation
+    from tl_core.pipeline.predict import Predictor
+    from tl_core.serving.jobs import ServerJob
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
@@ -77,8 +80,10 @@ _keep_the_keras_session()
 
 
 @st.cache_resource
-def server_job() -> ServerJob:
+def server_job() -> "ServerJob":
     """The server's one heavy job; a teacher passcode, if set, guards starting and stopping."""
+    from tl_core.serving.jobs import ServerJob
+
     return ServerJob(passcode=teacher_passcode(_secrets()))
 
 
@@ -110,17 +115,23 @@ def parameter_counts(
     input_size: int, head_units: int, bottleneck: str, pooling: str
 ) -> tuple[int, int]:
     """(trainable, frozen) parameters of the transfer model, counted on a built model."""
+    from tl_core.pipeline.model import model_parameter_counts
+
     return model_parameter_counts(input_size, head_units, bottleneck, pooling)
 
 
 @st.cache_resource(max_entries=4)
-def predictor(run_path: str, model_sha256: str) -> Predictor:
+def predictor(run_path: str, model_sha256: str) -> "Predictor":
     """The model of a run, loaded once for everyone (the checksum keys a changed file)."""
+    from tl_core.pipeline.predict import Predictor
+
     return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
 
 
 @st.cache_resource(max_entries=4)
-def evaluation(run_path: str, model_sha256: str) -> Evaluation:
+def evaluation(run_path: str, model_sha256: str) -> "Evaluation":
+    from tl_core.pipeline.evaluate import evaluate_run
+
     run = find(run_path)
     return evaluate_run(run, predictor(run_path, model_sha256))
 
@@ -146,7 +157,7 @@ def model_in_use() -> Run | None:
     return picked or (complete[0] if complete else None)
 
 
-def predictor_in_use() -> tuple[Run, Predictor] | tuple[None, None]:
+def predictor_in_use() -> tuple[Run, "Predictor"] | tuple[None, None]:
     """The model in use, loaded; a damaged model file becomes a message, not a crash."""
     run = model_in_use()
     if run is None:
@@ -195,6 +206,8 @@ def progress(kind: str) -> None:
     """The job's progress while it runs; when a new result of this kind is in, a rerun of
     the page shows it (in every tab, not only the one that pressed the button). The page
     calls `latest` before this, so a full run never reruns itself."""
+    from tl_core.serving.jobs import FAILED
+
     job = server_job()
     status = job.snapshot()
     if job.latest(kind) is not st.session_state.get(SHOWN.format(kind)):

@@ -8,10 +8,10 @@ from streamlit_drawable_canvas import st_canvas
 
 from pages.common import DRAWN_DIGIT, NO_MODEL_YET, predictor_in_use, weights_badge
 from tl_core.errors import ImageError, NoDigitFound
+from tl_core.pipeline.handwriting import save_drawing
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
+from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
-from tl_core.serving.predict import LOW_CONFIDENCE, Prediction
-from tl_core.teaching.handwriting import save_drawing
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 # A plain Vega-Lite spec: a bar per digit. (st.bar_chart builds and validates an Altair

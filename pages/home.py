@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from pages.common import model_in_use, parameter_counts, weights_badge
+from pages.common import model_in_use, weights_badge
 from tl_core.config import QUICK_RUN
-from tl_core.pipeline.data import keras_mnist_cached
-from tl_core.pipeline.model import (
+from tl_core.pipeline.data import NUM_CLASSES, keras_mnist_cached
+from tl_core.pipeline.weights import (
     EDGES_LABEL,
-    NUM_CLASSES,
+    frozen_weight_count,
     how_to_get_weights,
     imagenet_weights_present,
     pretrained_label_here,
@@ -31,9 +31,7 @@ st.markdown(
     "*transfer learning*."
 )
 
-_, frozen = parameter_counts(
-    QUICK_RUN.input_size, QUICK_RUN.head_units, QUICK_RUN.bottleneck, QUICK_RUN.pooling
-)
+frozen = frozen_weight_count(QUICK_RUN.bottleneck)
 STEPS = [
     (
         "Pick a base trained on a large data set: VGG16, pretrained on ImageNet's photos.",

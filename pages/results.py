@@ -20,10 +20,10 @@ from pages.common import (
 )
 from tl_core.errors import DigitLabError
 from tl_core.pipeline.evaluate import commonest_confusions, score, weakest_digit
+from tl_core.pipeline.handwriting import class_entries, load_handwriting
 from tl_core.pipeline.images import mosaic
 from tl_core.pipeline.people import CREDIT
 from tl_core.serving.export import USAGE, keras_bytes, tflite_bytes
-from tl_core.teaching.handwriting import class_entries, load_handwriting
 
 MAX_SHOWN = 40
 LAST_CELL = "last_confusion_cell"  # session key: the cell clicked last, so a click picks once

@@ -18,12 +18,12 @@ from pages.common import (
 from tl_core.config import BOTTLENECKS, POOLINGS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
 from tl_core.pipeline.data import take_budget
-from tl_core.pipeline.model import RANDOM_LABEL, pretrained_label_here
+from tl_core.pipeline.handwriting import load_handwriting
 from tl_core.pipeline.people import TRAIN_WRITERS, add_people
 from tl_core.pipeline.train import Speed, estimate_seconds, measure_speed
+from tl_core.pipeline.weights import RANDOM_LABEL, pretrained_label_here
 from tl_core.serving.hosting import hosting_limits
 from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
-from tl_core.teaching.handwriting import load_handwriting
 
 WEIGHTS = {"pretrained": "Pretrained (transfer learning)", "random": "Random (no pretraining)"}
 POOLING_NAMES = {"average": "Average per channel", "flatten": "Flatten every position"}

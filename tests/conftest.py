@@ -19,7 +19,15 @@ from helpers import TINY, install_run
 from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
 
 from tl_core.pipeline.features import FeatureCache
-from tl_core.serving.runs import Run
+from tl_core.pipeline.runs import Run
+
+
+def pytest_report_header() -> str:
+    """This machine's float32 matmul rate, so a session's times can be judged (the README's
+    test times were measured at about 200 GFLOP/s)."""
+    from tl_core.tools.bench import float32_matmul_rate
+
+    return f"float32 matmul: {float32_matmul_rate():.0f} GFLOP/s on {os.cpu_count()} cores"
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 from tl_core.config import TrainConfig
-from tl_core.serving.runs import Run, read_run
+from tl_core.pipeline.runs import Run, read_run
 
 # The smallest real run: 10 digits per class, 2 epochs, embedded digits, and the default
 # weights: offline (as in every test), VGG16 pretrained on ImageNet then on edge detection.

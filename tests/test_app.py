@@ -2,6 +2,8 @@
 
 import base64
 import io
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from tl_core.config import TrainConfig
 from tl_core.pipeline.evaluate import weakest_digit
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import Run, load_model
+from tl_core.pipeline.predict import Predictor
+from tl_core.pipeline.runs import Run, load_model
 
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -64,6 +66,25 @@ def test_home_explains_the_steps_and_names_the_pretrained_base_offline() -> None
     base = next(info.value for info in app.info if "The base is" in info.value)
     assert "then on edge detection" in base and "prefetch" in base
     assert [m.value for m in app.metric][:2] == ["embedded (5,000)", "ImageNet, then edges"]
+
+
+HOME_ALONE = """
+import sys
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file(sys.argv[1], default_timeout=60).run()
+assert not app.exception, app.exception
+assert app.metric, "Home drew no metrics"
+print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+
+
+def test_home_is_drawn_without_loading_tensorflow() -> None:
+    """Loading TensorFlow takes seconds: Home, the class's first sight, waits for none of it."""
+    done = subprocess.run(
+        [sys.executable, "-c", HOME_ALONE, APP], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]", "Home loaded TensorFlow or Keras"
 
 
 def test_data_page_shows_samples_and_augmentation() -> None:
@@ -219,7 +240,7 @@ def test_a_drawing_answered_on_the_draw_page_counts_on_the_results_page(trained_
     meant = int(meant_buttons.options[0])
     meant_buttons.set_value(meant).run()
     assert not app.exception, app.exception
-    from tl_core.teaching.handwriting import class_entries, load_handwriting
+    from tl_core.pipeline.handwriting import class_entries, load_handwriting
 
     assert load_handwriting().y.tolist() == [meant] and class_entries()[0].guess == guess
     app.switch_page("pages/results.py").run()

@@ -16,7 +16,9 @@ from typing import NamedTuple
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tl_core.serving.runs import RUNNING, Run, list_runs, resolve_runs_dir
+from tl_core.pipeline.runs import RUNNING, Run, list_runs, resolve_runs_dir
+from tl_core.quiet import VERBOSE_ENV, is_native_log_line
+from tl_core.tools.bench import float32_matmul_rate
 from tl_core.tools.classload import (
     free_port,
     peak_rss_mb,
@@ -271,6 +273,36 @@ def test_a_page_url_opened_first_on_a_fresh_server_shows_that_page_and_the_apps_
     assert "Deploy" not in page.content()  # no developer toolbar for students
     expect(page.get_by_text(re.compile("^Running"))).to_have_count(0, timeout=60_000)  # loaded
     shoot(page, f"deep-link-{path}")
+
+
+def test_home_on_a_fresh_server_is_timed_and_the_server_log_stays_quiet(
+    trained_run: Run, isolated_homes: Path, page: Page
+) -> None:
+    """The teacher's first sight: Home from the first request of a fresh server, timed (the
+    figure goes to screenshots/home-timing.json; issue: within 2 s on a 190 GFLOP/s
+    machine), then a page that loads TensorFlow; no native log line reaches the server log."""
+    env = {key: value for key, value in os.environ.items() if key != VERBOSE_ENV}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "0"  # as a teacher's shell has it
+    log, port = isolated_homes / "server.log", free_port()
+    server = start_server(port, env, log=log)
+    try:
+        asked = time.perf_counter()
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.get_by_text("Model in use")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile("^Running"))).to_have_count(0, timeout=60_000)
+        seconds = round(time.perf_counter() - asked, 2)
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Draw").click()
+        expect(page.locator("canvas.upper-canvas").first).to_be_visible(timeout=60_000)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    SHOTS.mkdir(exist_ok=True)
+    timing = {"home_first_request_s": seconds, "matmul_f32_gflops": round(float32_matmul_rate(), 1)}
+    (SHOTS / "home-timing.json").write_text(json.dumps(timing, indent=2))
+    print(timing)
+    lines = log.read_bytes().splitlines(keepends=True)
+    assert [line for line in lines if is_native_log_line(line)] == []
+    assert any(b"Local URL" in line or b"URL:" in line for line in lines)  # the log was read
 
 
 def test_the_class_load_test_answers_every_student_through_the_real_server(

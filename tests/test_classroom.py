@@ -26,11 +26,8 @@ from tl_core.config import TrainConfig
 from tl_core.download import Download, cached_file
 from tl_core.errors import NotAllowed, RunError
 from tl_core.pipeline.data import load_embedded
-from tl_core.pipeline.train import ProgressEvent, train
-from tl_core.serving.access import PASSCODE_ENV, may_control_training, teacher_passcode
-from tl_core.serving.jobs import ServerJob
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import (
+from tl_core.pipeline.predict import Predictor
+from tl_core.pipeline.runs import (
     COMPLETE,
     DAMAGED,
     INTERRUPTED,
@@ -44,6 +41,9 @@ from tl_core.serving.runs import (
     read_run,
     recover_interrupted,
 )
+from tl_core.pipeline.train import ProgressEvent, train
+from tl_core.serving.access import PASSCODE_ENV, may_control_training, teacher_passcode
+from tl_core.serving.jobs import ServerJob
 from tl_core.tools.bench import sample_drawing
 from tl_core.tools.loadtest import run_load_test
 
@@ -278,7 +278,7 @@ def test_heavy_work_runs_in_the_job_one_at_a_time_and_stops_at_its_next_report(
 
 
 def test_a_heavy_job_waits_between_batches_while_drawings_wait_for_answers() -> None:
-    from tl_core.serving.predict import DRAWINGS_WAITING
+    from tl_core.pipeline.predict import DRAWINGS_WAITING
 
     with DRAWINGS_WAITING:  # a student's drawing is being answered
         started = time.monotonic()

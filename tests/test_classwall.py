@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 from test_app import draw_a_seven, page, texts
 
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import Run, latest_complete_run, load_model, resolve_runs_dir
-from tl_core.teaching import handwriting
-from tl_core.teaching.adapt import adapt_to_class, adopt, styled_class_set
-from tl_core.teaching.classwall import in_cell, summarise
-from tl_core.teaching.handwriting import (
+from tl_core.pipeline import handwriting
+from tl_core.pipeline.handwriting import (
     class_entries,
     load_handwriting,
     parse_name,
     remove_drawing,
     save_drawing,
 )
+from tl_core.pipeline.predict import Predictor
+from tl_core.pipeline.runs import Run, latest_complete_run, load_model, resolve_runs_dir
+from tl_core.teaching.adapt import adapt_to_class, adopt, styled_class_set
+from tl_core.teaching.classwall import in_cell, summarise
 
 NAME = re.compile(r"^\d-\d{8}-\d{12}-[0-9a-f]{6}-g\d-\d{3}\.png$")
 

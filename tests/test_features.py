@@ -7,7 +7,8 @@ import pytest
 
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.features import FeatureCache, cache_key, cached_features, feature_extractor
-from tl_core.pipeline.model import build_base_model, resolve_weights
+from tl_core.pipeline.model import build_base_model
+from tl_core.pipeline.weights import resolve_weights
 
 
 @pytest.fixture(scope="module")

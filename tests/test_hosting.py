@@ -17,7 +17,9 @@ from test_app import page, texts
 from tl_core.config import TrainConfig
 from tl_core.errors import ConfigError
 from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.preprocess import to_model_input
+from tl_core.pipeline.runs import Run, load_model
 from tl_core.serving.export import exports_dir, keras_bytes, tflite_bytes
 from tl_core.serving.hosting import (
     CLOUD_ENV,
@@ -27,8 +29,6 @@ from tl_core.serving.hosting import (
     qr_png,
 )
 from tl_core.serving.jobs import ServerJob
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import Run, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

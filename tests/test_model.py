@@ -10,15 +10,18 @@ from conftest import md5_of
 from tl_core.download import Download
 from tl_core.errors import WeightsUnavailable
 from tl_core.pipeline.model import (
-    EDGES_LABEL,
-    IMAGENET_DOWNLOAD,
-    IMAGENET_LABEL,
     build_base_model,
     build_full_model,
     build_head,
     parameter_counts,
-    resolve_weights,
     unfreeze_top_block,
+)
+from tl_core.pipeline.weights import (
+    EDGES_LABEL,
+    IMAGENET_DOWNLOAD,
+    IMAGENET_LABEL,
+    frozen_weight_count,
+    resolve_weights,
 )
 
 
@@ -35,14 +38,17 @@ def test_frozen_base_has_no_trainable_weights_and_head_has_the_expected_count() 
     model = build_full_model(base_model, head)
     trainable, frozen = parameter_counts(model)
     assert trainable == 512 * 512 + 512 + 512 * 10 + 10  # Dense(512) + Dense(10)
-    assert frozen == 7_635_264  # VGG16's convolutional base up to block4
+    assert frozen == 7_635_264 == frozen_weight_count("block4")  # VGG16's base up to block4
     assert model.predict(np.zeros((2, 32, 32, 3)), verbose=0).shape == (2, 10)
     flat = build_head(base_model.output_shape[1:], 512, pooling="flatten")
     trainable, _ = parameter_counts(build_full_model(base_model, flat))
     assert trainable == 2 * 2 * 512 * 512 + 512 + 512 * 10 + 10  # every position
     whole = build_base_model(32, resolve_weights("random"), bottleneck="block5")
     assert whole.output_shape == (None, 1, 1, 512)
-    assert parameter_counts(build_full_model(whole, build_head((1, 1, 512))))[1] == 14_714_688
+    frozen = parameter_counts(build_full_model(whole, build_head((1, 1, 512))))[1]
+    assert frozen == 14_714_688 == frozen_weight_count("block5")
+    block3 = build_base_model(32, resolve_weights("random"), bottleneck="block3")
+    assert block3.count_params() == frozen_weight_count("block3")
 
 
 @pytest.mark.parametrize("block", ["block4", "block5"])

@@ -13,7 +13,7 @@ from tl_core.pipeline.people import (
     people_digits,
     people_test_set,
 )
-from tl_core.serving.runs import Run
+from tl_core.pipeline.runs import Run
 
 SHARED_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pendigits-train.npz"
 

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from tl_core.config import TrainConfig
-from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.drawn import drawn_digit_set, drawn_set_for
 from tl_core.pipeline.evaluate import score
-from tl_core.pipeline.model import build_base_model, resolve_weights
+from tl_core.pipeline.handwriting import load_handwriting, save_drawing, split_held_out
+from tl_core.pipeline.model import build_base_model
+from tl_core.pipeline.predict import Predictor
+from tl_core.pipeline.runs import load_model
 from tl_core.pipeline.train import train
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import load_model
-from tl_core.teaching.handwriting import load_handwriting, save_drawing, split_held_out
+from tl_core.pipeline.weights import resolve_weights
 
 SMALL = TrainConfig(
     data_source="embedded", weights="random", per_class=40, test_per_class=20, epochs=5
@@ -29,7 +30,7 @@ def test_the_head_learns_and_the_run_is_scored_on_drawn_digits_as_the_draw_page_
     run = train(SMALL, tmp_path / "runs").run
     assert run.history[-1]["accuracy"] > 0.9  # the head fits the standardised features
     assert run.metrics["test_accuracy"] > 0.7
-    drawn = drawn_digit_set()
+    drawn = drawn_set_for(SMALL.test_per_class)  # 20 per digit: its test budget
     assert run.metrics["drawn_digits"] == len(drawn)
     assert np.array(run.metrics["confusion_drawn"]).sum() == len(drawn)
     assert run.metrics["drawn_accuracy"] > 0.5
@@ -102,8 +103,8 @@ def test_the_app_and_the_cli_give_the_same_accuracy_for_the_same_settings(
     tmp_path: Path, capsys
 ) -> None:
     from tl_core.cli import main
+    from tl_core.pipeline.runs import latest_complete_run
     from tl_core.serving.jobs import DONE, ServerJob
-    from tl_core.serving.runs import latest_complete_run
 
     settings = dict(data_source="embedded", weights="random", per_class=10, test_per_class=5)
     job = ServerJob(tmp_path / "app-runs")  # the Train page's server-wide job

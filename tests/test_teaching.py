@@ -12,9 +12,15 @@ import pytest
 from tl_core.config import BOTTLENECKS, TrainConfig
 from tl_core.errors import ConfigError, ImageError
 from tl_core.pipeline.data import load_embedded
-from tl_core.pipeline.model import bottleneck_shape, build_base_model, resolve_weights
+from tl_core.pipeline.handwriting import (
+    clear_handwriting,
+    load_handwriting,
+    save_drawing,
+)
+from tl_core.pipeline.model import bottleneck_shape, build_base_model
+from tl_core.pipeline.runs import load_model
 from tl_core.pipeline.train import train
-from tl_core.serving.runs import load_model
+from tl_core.pipeline.weights import resolve_weights
 from tl_core.teaching.compare import (
     CompareSettings,
     StrategyResult,
@@ -23,11 +29,6 @@ from tl_core.teaching.compare import (
     freeze_features_new_head,
     result_key,
     small_cnn,
-)
-from tl_core.teaching.handwriting import (
-    clear_handwriting,
-    load_handwriting,
-    save_drawing,
 )
 from tl_core.teaching.inside import (
     feature_maps,

@@ -12,10 +12,10 @@ from tl_core.cli import main
 from tl_core.config import TrainConfig
 from tl_core.errors import ConfigError, TrainingStopped
 from tl_core.pipeline.data import load_embedded
-from tl_core.pipeline.drawn import drawn_digit_set
-from tl_core.pipeline.model import EDGES_LABEL
+from tl_core.pipeline.drawn import drawn_set_for
+from tl_core.pipeline.runs import COMPLETE, STOPPED, Run, find_run, list_runs, load_model
 from tl_core.pipeline.train import ProgressEvent, train
-from tl_core.serving.runs import COMPLETE, STOPPED, Run, find_run, list_runs, load_model
+from tl_core.pipeline.weights import EDGES_LABEL
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_tiny_run_reports_progress_and_writes_a_complete_run(runs_dir: Path) -> 
     features = [e for e in events if e.phase == "features"]
     # 2 views per training digit, the clean and augmented test digits, as many people's
     # digits as test digits, the drawn digits
-    images = 10 * 10 * 2 + 50 + 50 + 50 + len(drawn_digit_set())
+    images = 10 * 10 * 2 + 50 + 50 + 50 + len(drawn_set_for(TINY.test_per_class))
     assert features[-1].step == features[-1].total == images
     assert [e.metrics is not None for e in events if e.phase == "train"] == [False, True, True]
 
@@ -71,7 +71,7 @@ def test_evaluate_and_predict_read_a_run_back(
     assert main(["predict", "latest", str(image), "--runs-dir", str(runs_dir)]) == 0
     out = capsys.readouterr().out
     from tl_core.pipeline.images import read_image
-    from tl_core.serving.predict import Predictor
+    from tl_core.pipeline.predict import Predictor
 
     model = load_model(find_run(runs_dir, run.name), runs_dir)
     expected = Predictor(model).predict_image(read_image(image))

@@ -268,8 +268,8 @@ def _print_progress(event: "ProgressEvent") -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from tl_core.pipeline.evaluate import evaluate_run
-    from tl_core.serving.predict import Predictor
-    from tl_core.serving.runs import find_run, load_model, resolve_runs_dir
+    from tl_core.pipeline.predict import Predictor
+    from tl_core.pipeline.runs import find_run, load_model, resolve_runs_dir
 
     runs_dir = resolve_runs_dir(args.runs_dir)
     run = find_run(runs_dir, args.run)
@@ -290,8 +290,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from tl_core.errors import NoDigitFound
     from tl_core.pipeline.images import read_image
-    from tl_core.serving.predict import Predictor
-    from tl_core.serving.runs import find_run, load_model, resolve_runs_dir
+    from tl_core.pipeline.predict import Predictor
+    from tl_core.pipeline.runs import find_run, load_model, resolve_runs_dir
 
     image = read_image(args.image)
     runs_dir = resolve_runs_dir(args.runs_dir)
@@ -308,7 +308,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _prefetch(args: argparse.Namespace) -> int:
     from tl_core.pipeline.data import load_keras
-    from tl_core.pipeline.model import resolve_weights
+    from tl_core.pipeline.weights import resolve_weights
 
     weights = resolve_weights("imagenet")
     print(f"ImageNet weights: {weights.path}")
@@ -348,7 +348,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _loadtest(args: argparse.Namespace) -> int:
     from tl_core.files import write_json
-    from tl_core.serving.runs import find_run, resolve_runs_dir
+    from tl_core.pipeline.runs import find_run, resolve_runs_dir
     from tl_core.tools.bench import sample_drawing
     from tl_core.tools.loadtest import run_load_test
 
@@ -374,7 +374,7 @@ def _loadtest(args: argparse.Namespace) -> int:
 
 def _classload(args: argparse.Namespace) -> int:
     from tl_core.files import write_json
-    from tl_core.serving.runs import latest_complete_run, resolve_runs_dir
+    from tl_core.pipeline.runs import latest_complete_run, resolve_runs_dir
     from tl_core.tools.classload import format_class_load, run_class_load
 
     if latest_complete_run(resolve_runs_dir(None)) is None:
@@ -390,10 +390,10 @@ def _adapt(args: argparse.Namespace) -> int:
     """The Class page's "Teach it our handwriting", through the same server job: the time
     is from the start (the teacher's press) to the adapted model."""
     from tl_core.files import write_json
+    from tl_core.pipeline.handwriting import load_handwriting
+    from tl_core.pipeline.runs import find_run, resolve_runs_dir
     from tl_core.serving.jobs import DONE, ServerJob
-    from tl_core.serving.runs import find_run, resolve_runs_dir
     from tl_core.teaching.adapt import adapt_to_class, adopt, styled_class_set
-    from tl_core.teaching.handwriting import load_handwriting
 
     runs_dir = resolve_runs_dir(args.runs_dir)
     run = find_run(runs_dir, args.run)
@@ -508,12 +508,12 @@ def _drawn(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from tl_core.pipeline.data import keras_mnist_cached
-    from tl_core.pipeline.model import (
+    from tl_core.pipeline.runs import list_runs, resolve_runs_dir
+    from tl_core.pipeline.weights import (
         how_to_get_weights,
         imagenet_weights_present,
         pretrained_label_here,
     )
-    from tl_core.serving.runs import list_runs, resolve_runs_dir
 
     mnist = keras_mnist_cached()
     weights = imagenet_weights_present()

@@ -56,12 +56,12 @@ class TrainConfig:
     `weights` is "pretrained" (ImageNet where it can be had, else VGG16 pretrained on
     ImageNet then on edge detection: transfer learning either way), "imagenet", "edges",
     "random" (same network, no pretraining: not transfer learning) or a path to a VGG16
-    no-top weights file (model.resolve_weights). `precision` is what the base computes in;
+    no-top weights file (weights.resolve_weights). `precision` is what the base computes in;
     "auto" is what this machine measured faster (features.resolve_precision). `bottleneck` is
     the block whose output the head sits on, `pooling` how the head reads it: "average" (one
     value per channel) or "flatten" (every position). `include_people` adds the digits of
     the people's training writers (tl_core.pipeline.people) to the training digits;
-    `include_handwriting` adds the class's saved drawings (tl_core.teaching.handwriting).
+    `include_handwriting` adds the class's saved drawings (tl_core.pipeline.handwriting).
     The defaults were chosen by measurement: docs/choices.md.
     """
 

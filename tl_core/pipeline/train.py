@@ -29,9 +29,10 @@ import numpy as np
 from tl_core.config import TrainConfig
 from tl_core.errors import RunError, TrainingStopped
 from tl_core.paths import feature_cache_dir
+from tl_core.pipeline import runs
 from tl_core.pipeline.augment import augment, augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import MnistData, load_budget
-from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.drawn import drawn_set_for
 from tl_core.pipeline.evaluate import run_metrics
 from tl_core.pipeline.features import (
     FeatureCache,
@@ -43,20 +44,19 @@ from tl_core.pipeline.features import (
     probe_digits,
     resolve_precision,
 )
+from tl_core.pipeline.handwriting import add_handwriting, load_handwriting, split_held_out
 from tl_core.pipeline.model import (
     build_base_model,
     build_full_model,
     build_head,
     compile_classifier,
-    resolve_weights,
     scale_features,
     unfreeze_top_block,
 )
 from tl_core.pipeline.people import add_people, people_test_set
+from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.preprocess import to_model_input
-from tl_core.serving import runs
-from tl_core.serving.predict import Predictor
-from tl_core.teaching.handwriting import add_handwriting, load_handwriting, split_held_out
+from tl_core.pipeline.weights import resolve_weights
 
 PROBE_DIGITS = 256  # how many digits `measure_speed` runs through the base and the head
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -212,7 +212,12 @@ def estimate_seconds(
     epoch.
     """
     people = len(people_test_set(config.test_per_class, config.seed))
-    images = train_digits * config.views + 2 * test_digits + people + len(drawn_digit_set())
+    images = (
+        train_digits * config.views
+        + 2 * test_digits
+        + people
+        + len(drawn_set_for(config.test_per_class))
+    )
     seconds = speed.setup_s + images / speed.images_per_s
     seconds += train_digits * config.epochs / speed.head_digits_per_s
     if config.fine_tune:
@@ -234,7 +239,7 @@ def _augmented_sets(data: MnistData, config: TrainConfig) -> dict[str, np.ndarra
         "test_clean": data.x_test,
         "test_aug": augmented_test_set(data.x_test, config.ranges, config.seed),
         "people": people_test_set(config.test_per_class, config.seed).x,
-        "drawn": drawn_digit_set().x,
+        "drawn": drawn_set_for(config.test_per_class).x,
     }
 
 
@@ -415,4 +420,4 @@ def _evaluate(
         for name in ("test_clean", "test_aug", "people", "drawn")
     }
     people = people_test_set(config.test_per_class, config.seed).y
-    return run_metrics(probabilities, data.y_test, people)
+    return run_metrics(probabilities, data.y_test, people, drawn_set_for(config.test_per_class).y)

@@ -1,1 +1,1 @@
-"""Serving a class: the shared predictor, the one server-wide job, saved runs, the passcode."""
+"""Serving a class: the one server-wide job, the passcode, hosting limits, the export."""

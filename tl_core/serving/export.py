@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from tl_core.files import write_atomic
 from tl_core.paths import digitlab_home
-from tl_core.serving.predict import Predictor
-from tl_core.serving.runs import MODEL_FILE, Run
+from tl_core.pipeline.predict import Predictor
+from tl_core.pipeline.runs import MODEL_FILE, Run
 
 _CONVERTING = threading.Lock()
 

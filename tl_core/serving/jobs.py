@@ -20,12 +20,12 @@ from typing import Any
 
 from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped
+from tl_core.pipeline.handwriting import class_entries
+from tl_core.pipeline.predict import DRAWINGS_WAITING
+from tl_core.pipeline.runs import recover_interrupted, resolve_runs_dir
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.serving.access import may_control_training
 from tl_core.serving.hosting import check_limits, hosting_limits
-from tl_core.serving.predict import DRAWINGS_WAITING
-from tl_core.serving.runs import recover_interrupted, resolve_runs_dir
-from tl_core.teaching.handwriting import class_entries
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
     "idle",

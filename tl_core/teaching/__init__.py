@@ -1,1 +1,1 @@
-"""The teaching extras behind the Compare and Inside pages and the class handwriting set."""
+"""The teaching extras behind the Compare, Inside and Class pages and the lesson plan."""

@@ -27,9 +27,10 @@ import numpy as np
 from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, RunError
 from tl_core.paths import feature_cache_dir
+from tl_core.pipeline import runs
 from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import load_budget, stratified_subset
-from tl_core.pipeline.drawn import drawn_digit_set
+from tl_core.pipeline.drawn import drawn_digit_set, drawn_set_for
 from tl_core.pipeline.evaluate import run_metrics, score
 from tl_core.pipeline.features import (
     FeatureCache,
@@ -38,17 +39,11 @@ from tl_core.pipeline.features import (
     feature_extractor,
     features_identity,
 )
-from tl_core.pipeline.model import (
-    SCALING,
-    base_of,
-    build_full_model,
-    compile_classifier,
-)
+from tl_core.pipeline.handwriting import Handwriting, split_held_out
+from tl_core.pipeline.model import SCALING, base_of, build_full_model, compile_classifier
 from tl_core.pipeline.people import people_test_set
 from tl_core.pipeline.train import fit_epoch
-from tl_core.serving import runs
 from tl_core.serving.jobs import Report
-from tl_core.teaching.handwriting import Handwriting, split_held_out
 
 MIN_DRAWINGS = 10  # fewer, and the held-out part says nothing
 CLASS_VIEWS = 8  # views of each class drawing trained on: itself and 7 augmented copies
@@ -117,7 +112,7 @@ def adapt_to_class(
         "test_clean": data.x_test,
         "test_aug": augmented_test_set(data.x_test, config.ranges, config.seed),
         "people": people.x,
-        "drawn": drawn_digit_set().x,
+        "drawn": drawn_set_for(config.test_per_class).x,
     }
     features = _features(base, config.input_size, config.bottleneck, images, cache, report)
     new_head = keras.models.clone_model(head)
@@ -136,7 +131,8 @@ def adapt_to_class(
         }
         for which in ("old", "new")
     )
-    metrics = run_metrics(probabilities["new"], data.y_test, people.y)
+    drawn = drawn_set_for(config.test_per_class).y
+    metrics = run_metrics(probabilities["new"], data.y_test, people.y, drawn)
     metrics.update(class_held_out_before=before["class"], class_held_out_after=after["class"])
     return Adaptation(
         id=secrets.token_hex(4),

@@ -1,6 +1,6 @@
 """The class wall: what the projector shows of the class's saved drawings.
 
-Everything here comes from the drawings' file names (tl_core.teaching.handwriting.Entry):
+Everything here comes from the drawings' file names (tl_core.pipeline.handwriting.Entry):
 the digit each student meant and the guess the model made when it was drawn. So the wall
 costs one folder listing per refresh, however many students draw, and only the newest few
 dozen thumbnails are read from disk (each once).
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tl_core.teaching.handwriting import Entry
+from tl_core.pipeline.handwriting import Entry
 
 WALL_SIZE = 36  # thumbnails on the wall: the newest drawings
 

@@ -7,7 +7,7 @@ drawn-digit set (tl_core.pipeline.drawn). The small CNNs see digits deskewed as 
 (preprocess.deskew), so every strategy reads the same prepared digits:
 
 - "pretrained": frozen VGG16 with pretrained weights + new head (transfer learning): ImageNet
-  where this machine has them, else ImageNet then edge detection (model.resolve_weights);
+  where this machine has them, else ImageNet then edge detection (weights.resolve_weights);
 - "fine-tune": the same, then the base's top block fine-tuned at a low learning rate;
 - "random": frozen VGG16 with random weights + new head (the network without pretraining);
 - "scratch": a small CNN trained from scratch on the digits;
@@ -37,11 +37,12 @@ from tl_core.files import read_json, write_json
 from tl_core.paths import digitlab_home
 from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import MnistData, load_mnist, take_budget
-from tl_core.pipeline.drawn import drawn_digit_set
-from tl_core.pipeline.model import compile_classifier, resolve_weights
+from tl_core.pipeline.drawn import drawn_set_for
+from tl_core.pipeline.model import compile_classifier
 from tl_core.pipeline.people import people_test_set
 from tl_core.pipeline.preprocess import deskew
 from tl_core.pipeline.train import train
+from tl_core.pipeline.weights import resolve_weights
 
 STRATEGIES = {
     "pretrained": "Frozen VGG16, pretrained weights + new head",
@@ -234,7 +235,14 @@ def result_key(key: str, settings: CompareSettings) -> str:
     data = _budget(settings)
     digest = hashlib.sha256()
     people = people_test_set(settings.test_per_class, settings.seed)
-    arrays = (data.x_train, data.y_train, data.x_test, data.y_test, people.x, drawn_digit_set().x)
+    arrays = (
+        data.x_train,
+        data.y_train,
+        data.x_test,
+        data.y_test,
+        people.x,
+        drawn_set_for(settings.test_per_class).x,
+    )
     for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
     pretrained = key in ("pretrained", "fine-tune")
@@ -408,7 +416,7 @@ def _small_cnn_sets(settings: CompareSettings) -> _Sets:
     people = people_test_set(settings.test_per_class, settings.seed)
     bank = augmentation_bank(data.x_train, config.views, config.ranges, settings.seed)
     test_aug = augmented_test_set(data.x_test, config.ranges, settings.seed)
-    drawn = drawn_digit_set()
+    drawn = drawn_set_for(settings.test_per_class)
 
     def prepared(digits: np.ndarray) -> np.ndarray:
         return deskew(digits).numpy()[..., np.newaxis]

@@ -362,13 +362,9 @@ def _train_naive(config: TrainConfig) -> dict[str, Any]:
     from tl_core.pipeline.augment import augmented_test_set
     from tl_core.pipeline.data import load_budget
     from tl_core.pipeline.evaluate import score
-    from tl_core.pipeline.model import (
-        build_base_model,
-        build_head,
-        compile_classifier,
-        resolve_weights,
-    )
+    from tl_core.pipeline.model import build_base_model, build_head, compile_classifier
     from tl_core.pipeline.preprocess import IMAGENET_MEAN_BGR, to_model_input
+    from tl_core.pipeline.weights import resolve_weights
 
     data = load_budget(config)
     x_test_aug = augmented_test_set(data.x_test, config.ranges, config.seed)
@@ -419,8 +415,9 @@ def _extraction_throughput(config: TrainConfig, images: int, repeats: int) -> di
 
     from tl_core.pipeline.data import load_mnist
     from tl_core.pipeline.features import FEATURE_BATCH, feature_extractor, resolve_precision
-    from tl_core.pipeline.model import build_base_model, resolve_weights
+    from tl_core.pipeline.model import build_base_model
     from tl_core.pipeline.preprocess import to_model_input
+    from tl_core.pipeline.weights import resolve_weights
 
     digits = np.resize(load_mnist(config.data_source, config.data_path).x_train, (images, 28, 28))
     weights = resolve_weights(config.weights, config.seed)
@@ -463,17 +460,12 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _float32_rates(config: TrainConfig, images: int) -> dict[str, Any]:
-    """The machine's float32 matrix-multiply rate (GFLOP/s, the median of timed 1024x1024
-    products on all cores), the frozen base's work per image at 32 px, and the base's
-    float32 extraction rate, whatever precision the bench's run used."""
+def float32_matmul_rate(side: int = 1024, products: int = 20) -> float:
+    """This machine's float32 matrix-multiply rate in GFLOP/s (the median of three timed
+    runs of `products` products of side x side, on all cores): the yardstick beside every
+    time this project reports, since the CPUs it runs on differ by 2.4x."""
     import tensorflow as tf
 
-    from tl_core.pipeline.data import load_mnist
-    from tl_core.pipeline.features import FEATURE_BATCH, feature_extractor
-    from tl_core.pipeline.model import build_base_model, resolve_weights
-
-    side, products = 1024, 20
     a = tf.random.stateless_normal([side, side], seed=[1, 2])
 
     @tf.function
@@ -483,7 +475,21 @@ def _float32_rates(config: TrainConfig, images: int) -> dict[str, Any]:
             x = tf.matmul(x, a) * (1.0 / side)  # scaled, so values stay finite
         return x
 
-    matmul_rate = _median_rate(lambda: multiply().numpy(), products, 3) * 2 * side**3 / 1e9
+    return _median_rate(lambda: multiply().numpy(), products, 3) * 2 * side**3 / 1e9
+
+
+def _float32_rates(config: TrainConfig, images: int) -> dict[str, Any]:
+    """The machine's float32 matrix-multiply rate (GFLOP/s, the median of timed 1024x1024
+    products on all cores), the frozen base's work per image at 32 px, and the base's
+    float32 extraction rate, whatever precision the bench's run used."""
+    import tensorflow as tf
+
+    from tl_core.pipeline.data import load_mnist
+    from tl_core.pipeline.features import FEATURE_BATCH, feature_extractor
+    from tl_core.pipeline.model import build_base_model
+    from tl_core.pipeline.weights import resolve_weights
+
+    matmul_rate = float32_matmul_rate()
     base = build_base_model(32, resolve_weights(config.weights, config.seed), config.seed)
     flop = _base_flop_per_image(base)
     digits = np.resize(load_mnist(config.data_source, config.data_path).x_train, (images, 28, 28))
@@ -532,8 +538,8 @@ def _predict_only(run_path: str, calls: int, spawned_at: float) -> dict[str, Any
     Cold start runs from the moment the parent spawned this process to the first
     prediction returned: Python, TensorFlow and the model loading, and the first trace.
     """
-    from tl_core.serving.predict import Predictor
-    from tl_core.serving.runs import load_model, read_run
+    from tl_core.pipeline.predict import Predictor
+    from tl_core.pipeline.runs import load_model, read_run
 
     drawing = sample_drawing()
     run = read_run(Path(run_path))

@@ -157,9 +157,9 @@ def _serve(run_path: str, training: dict[str, Any] | None, ports: Any, stop: Any
     from tl_core.config import TrainConfig
     from tl_core.paths import HOME_ENV
     from tl_core.pipeline.images import read_image
+    from tl_core.pipeline.predict import Predictor
+    from tl_core.pipeline.runs import load_model, read_run
     from tl_core.serving.jobs import ServerJob
-    from tl_core.serving.predict import Predictor
-    from tl_core.serving.runs import load_model, read_run
 
     try:
         run = read_run(Path(run_path))

@@ -17,14 +17,15 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 from tl_core.config import TrainConfig
 from tl_core.errors import RunError
 from tl_core.files import atomic_path, file_digest, read_json, write_json
 from tl_core.paths import default_runs_dir
+
+if TYPE_CHECKING:  # Keras loads only with a model: listing runs (Home) needs no TensorFlow
+    import keras
 
 MODEL_FILE = "model.keras"
 RECORDED_FILES = ("config.json", "history.json", "metrics.json", MODEL_FILE)
@@ -103,7 +104,7 @@ def save_history(path: Path, history: list[dict[str, float]]) -> None:
     write_json(path / "history.json", history)
 
 
-def finish_run(path: Path, model: keras.Model, metrics: dict[str, Any]) -> None:
+def finish_run(path: Path, model: "keras.Model", metrics: dict[str, Any]) -> None:
     """Save model and metrics, then, last, mark the run complete with every file's checksum.
 
     Any OSError (a full disk) leaves the run not complete, so the previous run stays in use.
@@ -214,7 +215,7 @@ def find_run(runs_dir: Path, name: str) -> Run:
     return run
 
 
-def load_model(run: Run, runs_dir: Path | None = None) -> keras.Model:
+def load_model(run: Run, runs_dir: Path | None = None) -> "keras.Model":
     """Load the run's model after checking it is the file that was saved (size and sha256).
 
     Only a run folder directly inside the runs folder is loaded, with Keras's safe mode on,
@@ -231,6 +232,8 @@ def load_model(run: Run, runs_dir: Path | None = None) -> keras.Model:
         or file_digest(path, "sha256") != expected[1]
     ):
         raise RunError(f"The model file of run {run.name} is missing or damaged: train again.")
+    import keras
+
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:

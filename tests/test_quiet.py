@@ -64,17 +64,19 @@ def run_python(*args: str) -> subprocess.CompletedProcess:
 LOAD_TENSORFLOW = """
 import sys
 from tl_core.quiet import quiet_native_log
-quiet_native_log(verbose=sys.argv[1] == "verbose")
+quiet_native_log()
 import tensorflow as tf
 tf.constant(1.0) + 1.0  # TensorFlow's runtime starts: more native lines where a machine has them
+print("ours", file=sys.stderr)
 """
 
 
-def test_tensorflow_loads_without_a_native_line_unless_verbose() -> None:
-    quiet, verbose = (run_python("-c", LOAD_TENSORFLOW, mode) for mode in ("quiet", "verbose"))
-    assert quiet.returncode == verbose.returncode == 0, quiet.stderr.decode()
-    assert quiet.stderr == b"", quiet.stderr.decode()
-    assert any(is_native_log_line(line) for line in verbose.stderr.splitlines(keepends=True))
+def test_tensorflow_loads_without_a_native_line() -> None:
+    """The real TensorFlow through the real filter (the lines it writes unfiltered are those
+    the tests above use: ONEDNN and CUINIT were copied from this machine's output)."""
+    loaded = run_python("-c", LOAD_TENSORFLOW)
+    assert loaded.returncode == 0, loaded.stderr.decode()
+    assert loaded.stderr == b"ours\n", loaded.stderr.decode()
 
 
 def test_info_prints_no_log_line_before_its_own_output() -> None:

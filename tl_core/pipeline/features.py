@@ -62,7 +62,7 @@ def feature_extractor(
     if precision == "bfloat16":
         base_model = bfloat16_copy(base_model)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])  # traced once
     def extract(digits: tf.Tensor) -> tf.Tensor:
         features = base_model(to_model_input(digits, input_size), training=False)
         return tf.cast(features, tf.float32)

@@ -97,6 +97,7 @@ def test_data_page_shows_samples_and_augmentation() -> None:
     assert after[0] == before[0] and after[1:] != before[1:]  # only the augmented ones change
 
 
+@pytest.mark.slow  # trains with the page's own test budget: with the slow tests, in CI
 def test_train_page_runs_a_job_to_completion_and_shows_curves() -> None:
     app = page("train")
     assert app.radio(key="weights").value == "pretrained"  # offline too: edge-detection VGG16
@@ -189,6 +190,7 @@ def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None
     assert shown in texts(app) + " ".join(captions)
 
 
+@pytest.mark.slow  # two strategies trained: with the slow tests, in CI
 def test_compare_page_runs_pretrained_and_scratch_offline() -> None:
     app = page("compare")
     assert [h.value for h in app.subheader][:3] == [
@@ -261,8 +263,9 @@ def test_with_a_passcode_only_the_teacher_starts_training(teacher_passcode: str)
     app.number_input(key="per_class").set_value(10)
     app.number_input(key="epochs").set_value(1)
     app.button[0].click().run()
-    assert server_job().snapshot().state in ("running", "done")
-    assert server_job().wait(TIMEOUT).state == "done"
+    assert server_job().snapshot().state in ("running", "done")  # the teacher's Start worked
+    server_job().stop(teacher_passcode)  # a whole run: test_train_page_runs_a_job_to_...
+    assert server_job().wait(TIMEOUT).state in ("stopped", "done")
 
 
 @pytest.mark.slow  # a few trainings: with the slow tests, in CI

@@ -99,6 +99,7 @@ def test_without_a_passcode_anyone_may_train_with_one_only_the_teacher(
     assert job.wait(120).state == "done"
 
 
+@pytest.mark.slow  # a second process loads TensorFlow and MNIST: in CI's full run
 def test_a_run_killed_halfway_is_not_complete_and_the_next_start_marks_it(
     first_run, runs_dir: Path
 ) -> None:

@@ -108,6 +108,7 @@ def test_right_or_i_meant_saves_the_drawing_once_with_the_guess(trained_run: Run
     assert not [b for b in app.button if b.key == "answer_right"]  # this drawing is answered
 
 
+@pytest.mark.slow  # a run and an adaptation: with the slow tests, in CI
 def test_teaching_it_our_handwriting_never_trains_on_the_held_out_drawings_and_adapts(
     isolated_homes: Path,
 ) -> None:

@@ -101,6 +101,7 @@ def tflite_probabilities(model: bytes, digits: np.ndarray) -> np.ndarray:
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
+@pytest.mark.slow  # a TensorFlow Lite conversion: with the slow tests, in CI
 def test_the_tflite_model_gives_the_apps_probabilities(trained_run: Run) -> None:
     predictor = Predictor(load_model(trained_run))
     digits = drawn_digit_set().x  # 600 drawings, prepared as the canvas prepares them

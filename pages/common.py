@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
@@ -176,6 +175,8 @@ def weights_badge(run: Run) -> str:
 
 def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> None:
     """Accuracy and loss, train and validation, one point per epoch."""
+    import pandas as pd  # here: Home, the first page, needs no pandas (half a second)
+
     frame = pd.DataFrame(list(history)).set_index("epoch")
     left, right = st.columns(2)
     left.markdown("**Accuracy**")

@@ -24,7 +24,7 @@ quiet_native_log()  # before TensorFlow loads: no native start-up log in the ser
 from tl_core.errors import DigitLabError, NotAllowed
 from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
-from tl_core.serving.access import teacher_passcode
+from tl_core.serving.access import is_this_computer, not_allowed, teacher_passcode
 
 if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never with Home
     from tl_core.pipeline.evaluate import Evaluation
@@ -86,14 +86,24 @@ def server_job() -> "ServerJob":
     return ServerJob(passcode=teacher_passcode(_secrets()))
 
 
+def on_this_computer() -> bool:
+    """Whether this session's browser runs on the server's own computer."""
+    return is_this_computer(st.context.ip_address)
+
+
 def may_control_training() -> bool:
-    """Whether this session may start and stop training (always, without a passcode)."""
-    return server_job().may_control(st.session_state.get(PASSCODE))
+    """Whether this session is the teacher's: the passcode, or without one the server's own
+    computer (tl_core.serving.access)."""
+    return server_job().may_control(st.session_state.get(PASSCODE), on_this_computer())
 
 
 def passcode_box() -> None:
-    """The passcode field. What is typed is copied to a plain session key, because Streamlit
-    forgets a widget's value on pages that don't draw it, and the passcode must last."""
+    """The passcode field where a passcode is set, else the sentence saying who may. What is
+    typed is copied to a plain session key, because Streamlit forgets a widget's value on
+    pages that don't draw it, and the passcode must last."""
+    if server_job().passcode is None:
+        st.caption(not_allowed(None))
+        return
 
     def remember() -> None:
         st.session_state[PASSCODE] = st.session_state[PASSCODE_FIELD]
@@ -194,7 +204,9 @@ def start(kind: str, title: str, work: Any) -> None:
     """Start `work` as the server's heavy job, or say in one sentence why it did not start."""
     job = server_job()
     try:
-        started = job.start_task(kind, title, work, st.session_state.get(PASSCODE))
+        started = job.start_task(
+            kind, title, work, st.session_state.get(PASSCODE), on_this_computer()
+        )
     except NotAllowed as error:
         st.error(str(error))
         return
@@ -217,7 +229,7 @@ def progress(kind: str) -> None:
         step, total = status.phase_progress.get(kind, (0, 1))
         st.progress(min(step / max(total, 1), 1.0), text=f"{status.title}: {status.message}")
         if may_control_training() and st.button("Stop", key=f"stop_{kind}", icon=":material/stop:"):
-            job.stop(st.session_state.get(PASSCODE))
+            job.stop(st.session_state.get(PASSCODE), on_this_computer())
     elif status.is_active:
         st.caption(f"{status.title} is running on the server; this can start when it is done.")
     elif status.kind == kind and status.state == FAILED:

@@ -11,6 +11,7 @@ from pages.common import (
     curves,
     may_control_training,
     mnist,
+    on_this_computer,
     parameter_counts,
     passcode_box,
     server_job,
@@ -195,7 +196,7 @@ def live_progress() -> None:
         and may_control_training()
         and st.button("Stop", key="stop", icon=":material/stop:")
     ):
-        server_job().stop(st.session_state.get(PASSCODE))
+        server_job().stop(st.session_state.get(PASSCODE), on_this_computer())
     for phase, label in PHASE_NAMES.items():
         if phase in status.phase_progress:
             step, total = status.phase_progress[phase]
@@ -231,7 +232,7 @@ if may_control_training():
     config = settings_form()
     if config is not None:
         try:
-            started = server_job().start(config, st.session_state.get(PASSCODE))
+            started = server_job().start(config, st.session_state.get(PASSCODE), on_this_computer())
         except (NotAllowed, ConfigError) as error:
             st.error(str(error))
         else:

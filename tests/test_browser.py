@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tl_core.pipeline.runs import RUNNING, Run, list_runs, resolve_runs_dir
 from tl_core.quiet import VERBOSE_ENV, is_native_log_line
+from tl_core.serving.hosting import network_address
 from tl_core.tools.bench import float32_matmul_rate
 from tl_core.tools.classload import (
     free_port,
@@ -304,6 +305,36 @@ def test_home_on_a_fresh_server_is_timed_and_the_server_log_stays_quiet(
     lines = log.read_bytes().splitlines(keepends=True)
     assert [line for line in lines if is_native_log_line(line)] == []
     assert any(b"Local URL" in line or b"URL:" in line for line in lines)  # the log was read
+
+
+def test_without_a_passcode_only_the_servers_own_computer_starts_training(
+    isolated_homes: Path, browser: Browser
+) -> None:
+    """The Train page from the server's own computer (loopback) and from a second address of
+    this machine (what a student's device is): only the first gets Start."""
+    address = network_address()
+    assert address, "this machine has no address but loopback: a student can't be simulated"
+    port = free_port()
+    server = start_server(port, os.environ.copy(), address="0.0.0.0")
+    try:
+        for host, teacher in (("127.0.0.1", True), (address, False)):
+            page = browser.new_page()
+            page.goto(f"http://{host}:{port}/train")
+            expect(page.get_by_role("heading", name="Train the new head")).to_be_visible(
+                timeout=60_000
+            )
+            expect(page.get_by_text(re.compile("^Running"))).to_have_count(0, timeout=60_000)
+            start = page.get_by_role("button", name=re.compile("Start training"))
+            if teacher:
+                expect(start).to_be_visible()
+            else:
+                expect(start).to_have_count(0)
+                expect(page.get_by_text("Only the computer running the app")).to_be_visible()
+                shoot(page, "train-from-a-students-device")
+            page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_the_class_load_test_answers_every_student_through_the_real_server(

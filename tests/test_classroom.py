@@ -42,7 +42,12 @@ from tl_core.pipeline.runs import (
     recover_interrupted,
 )
 from tl_core.pipeline.train import ProgressEvent, train
-from tl_core.serving.access import PASSCODE_ENV, may_control_training, teacher_passcode
+from tl_core.serving.access import (
+    PASSCODE_ENV,
+    is_this_computer,
+    may_control_training,
+    teacher_passcode,
+)
 from tl_core.serving.jobs import ServerJob
 from tl_core.tools.bench import sample_drawing
 from tl_core.tools.loadtest import run_load_test
@@ -78,11 +83,20 @@ def test_predictions_from_16_threads_at_once_match_one_by_one(first_run, runs_di
         np.testing.assert_allclose(together.probabilities, alone.probabilities, atol=1e-4)
 
 
-def test_without_a_passcode_anyone_may_train_with_one_only_the_teacher(
+def test_without_a_passcode_only_this_computer_may_train_with_one_only_the_teacher(
     runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert may_control_training(None, None) and may_control_training("x", "")
+    assert may_control_training(None, None) and may_control_training("x", "")  # on this computer
+    assert not may_control_training(None, None, on_this_computer=False)  # a student's device
     assert not may_control_training(None, "owl") and not may_control_training("OWL", "owl")
+    assert may_control_training("owl", "owl", on_this_computer=False)  # the teacher, anywhere
+    assert [is_this_computer(ip) for ip in (None, "127.0.0.1", "::1", "127.0.1.1")] == [True] * 4
+    assert not any(is_this_computer(ip) for ip in ("192.0.2.7", "fd00::2", "10.0.0.1", "junk"))
+    student = ServerJob(runs_dir)  # no passcode
+    with pytest.raises(NotAllowed, match="Only the computer running the app"):
+        student.start(TINY, None, on_this_computer=False)
+    with pytest.raises(NotAllowed, match=PASSCODE_ENV):
+        student.stop(on_this_computer=False)
     monkeypatch.setenv(PASSCODE_ENV, "owl")
     assert teacher_passcode() == "owl"
     monkeypatch.delenv(PASSCODE_ENV)
@@ -90,7 +104,7 @@ def test_without_a_passcode_anyone_may_train_with_one_only_the_teacher(
 
     job = ServerJob(runs_dir, passcode="owl")
     for entered in (None, "wrong"):
-        with pytest.raises(NotAllowed, match="Only the teacher can start or stop training"):
+        with pytest.raises(NotAllowed, match="Only the teacher can do this"):
             job.start(TINY, entered)
     assert job.snapshot().state == "idle" and not list_runs(runs_dir)
     assert job.start(TINY, "owl")

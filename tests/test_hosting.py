@@ -77,7 +77,7 @@ def test_the_join_address_is_where_the_server_listens(
     assert join_address("192.168.1.20", 8502, environ={}) == "http://192.168.1.20:8502"
     hosted = "https://digit-lab.streamlit.app/"
     assert join_address("", 8501, hosted, environ={}) == "https://digit-lab.streamlit.app"
-    monkeypatch.setattr("tl_core.serving.hosting._network_address", lambda: "10.0.0.7")
+    monkeypatch.setattr("tl_core.serving.hosting.network_address", lambda: "10.0.0.7")
     monkeypatch.setattr("tl_core.serving.hosting.CONTAINER_MARK", tmp_path / "no-such-file")
     for local in ("http://localhost:8501/", "http://0.0.0.0:8501", "http://[::1]:8501"):
         assert join_address("0.0.0.0", 8501, local, environ={}) == "http://10.0.0.7:8501"

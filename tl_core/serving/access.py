@@ -1,18 +1,30 @@
-"""Who may start and stop training: anyone, or only the teacher when a passcode is set.
+"""Who may start and stop heavy work, adopt a model and change the class set: the teacher.
 
-In a classroom thirty students open the teacher's app; without a passcode any of them could
-stop the run everyone is watching. The passcode comes from the environment variable
-DIGITLAB_TEACHER_PASSCODE or, in the app, from `teacher_passcode` in
-`.streamlit/secrets.toml`. Without one, anyone may, as on a laptop used by one person.
+In a classroom thirty students open the teacher's app; any of them could otherwise stop the
+run everyone is watching or clear the class's drawings. With a passcode (the environment
+variable DIGITLAB_TEACHER_PASSCODE or, in the app, `teacher_passcode` in
+`.streamlit/secrets.toml`), the teacher is whoever enters it, on any device. Without one,
+the teacher is the computer the server runs on (a connection from a loopback address): a
+laptop's own browser may, every student's device may not. A class that never set a
+passcode is not open to its most curious student.
+
+Behind a reverse proxy on the same computer every connection comes from loopback: set a
+passcode there.
 """
 
 import hmac
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
 
 PASSCODE_ENV = "DIGITLAB_TEACHER_PASSCODE"
 SECRETS_KEY = "teacher_passcode"
+NEEDS_PASSCODE = "Only the teacher can do this: enter the teacher passcode."
+NEEDS_THIS_COMPUTER = (
+    "Only the computer running the app can do this, since no teacher passcode is set: set "
+    f"{PASSCODE_ENV} when starting the app to do it from any device."
+)
 
 
 def teacher_passcode(secrets: Mapping[str, Any] | None = None) -> str | None:
@@ -21,8 +33,30 @@ def teacher_passcode(secrets: Mapping[str, Any] | None = None) -> str | None:
     return str(passcode) if passcode else None
 
 
-def may_control_training(entered: str | None, passcode: str | None) -> bool:
-    """True without a passcode; else only for the right one (compared in constant time)."""
-    if not passcode:
+def is_this_computer(ip_address: str | None) -> bool:
+    """Whether a session's connection comes from the computer the server runs on.
+
+    `ip_address` is Streamlit's `st.context.ip_address`, the TCP peer of the session's
+    websocket: None for a loopback connection (and for a script with no browser).
+    """
+    if ip_address is None:
         return True
+    try:
+        return ipaddress.ip_address(ip_address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def may_control_training(
+    entered: str | None, passcode: str | None, on_this_computer: bool = True
+) -> bool:
+    """With a passcode, only for the right one (compared in constant time); without one,
+    only on the computer the server runs on."""
+    if not passcode:
+        return on_this_computer
     return entered is not None and hmac.compare_digest(entered.encode(), passcode.encode())
+
+
+def not_allowed(passcode: str | None) -> str:
+    """The one sentence for a session that may not: what would let it."""
+    return NEEDS_PASSCODE if passcode else NEEDS_THIS_COMPUTER

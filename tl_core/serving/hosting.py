@@ -130,7 +130,7 @@ def join_address(
         return f"http://{address}:{port}"
     if CONTAINER_MARK.exists():
         return None
-    host = _network_address()
+    host = network_address()
     return f"http://{host}:{port}" if host else None
 
 
@@ -146,7 +146,7 @@ def qr_png(url: str, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-def _network_address() -> str | None:
+def network_address() -> str | None:
     """This computer's address on the local network: the source address it would use to
     reach another network (a UDP "connect" sends nothing), or None without a network."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:

@@ -5,10 +5,10 @@ training, and the Compare page's comparisons, data-size sweeps and cuts, each of
 trains several networks. Its worker thread runs the work and only records progress here,
 never touching Streamlit; pages poll `snapshot()`, and the last result of each kind of work
 stays for every tab to show (`latest`). A second start while a job runs is refused with a
-sentence naming what is running, and leaving a page does not stop the job. When a teacher
-passcode is set (tl_core.serving.access), only a caller that gives it may start or stop;
-everyone may watch. Cheap per-student work (predicting a drawing, showing a saved result)
-never goes through here.
+sentence naming what is running, and leaving a page does not stop the job. Who may start
+or stop is decided in tl_core.serving.access: with a teacher passcode, a caller that gives
+it; without one, a caller on the server's own computer. Everyone may watch. Cheap
+per-student work (predicting a drawing, showing a saved result) never goes through here.
 """
 
 import threading
@@ -24,7 +24,7 @@ from tl_core.pipeline.handwriting import class_entries
 from tl_core.pipeline.predict import DRAWINGS_WAITING
 from tl_core.pipeline.runs import recover_interrupted, resolve_runs_dir
 from tl_core.pipeline.train import ProgressEvent, train
-from tl_core.serving.access import may_control_training
+from tl_core.serving.access import may_control_training, not_allowed
 from tl_core.serving.hosting import check_limits, hosting_limits
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
@@ -79,29 +79,42 @@ class ServerJob:
         self._thread: threading.Thread | None = None
         self._latest: dict[str, tuple[str, Any]] = {}
 
-    def may_control(self, entered: str | None) -> bool:
-        """Whether a caller who entered this passcode (or none) may start and stop training."""
-        return may_control_training(entered, self.passcode)
+    def may_control(self, entered: str | None, on_this_computer: bool = True) -> bool:
+        """Whether a caller who entered this passcode (or none), on the server's computer or
+        not, may start and stop heavy work (tl_core.serving.access). Callers in this process
+        (the CLI, a script) are on it."""
+        return may_control_training(entered, self.passcode, on_this_computer)
 
-    def start(self, config: TrainConfig, entered: str | None = None) -> bool:
+    def start(
+        self, config: TrainConfig, entered: str | None = None, on_this_computer: bool = True
+    ) -> bool:
         """Start training; False (and nothing changes) if a job is already running.
 
-        Raises NotAllowed when a teacher passcode is set and `entered` is not it, and
+        Raises NotAllowed when the caller may not (`may_control`), and
         ConfigError when it asks for more than a hosted classroom allows (tl_core.serving.hosting).
         """
         drawings = len(class_entries()) if config.include_handwriting else 0
         check_limits(config, hosting_limits(), drawings)  # a hosted classroom's small server
         title = "Training" + ("" if config.is_transfer else " (random weights)")
-        return self._launch(TRAINING, title, config, lambda: self._train(config), entered)
+        self._check_allowed(entered, on_this_computer)
+        return self._launch(TRAINING, title, config, lambda: self._train(config))
 
-    def start_task(self, kind: str, title: str, work: Work, entered: str | None = None) -> bool:
+    def start_task(
+        self,
+        kind: str,
+        title: str,
+        work: Work,
+        entered: str | None = None,
+        on_this_computer: bool = True,
+    ) -> bool:
         """Start other heavy work: `work(report)` runs in the worker thread and returns the
         result that `latest(kind)` then gives every tab. False if a job is already running.
 
         `report(step, total, message)` records progress, and raises TrainingStopped once a
         stop was asked for, so the work ends at its next report.
         """
-        return self._launch(kind, title, None, lambda: self._task(kind, title, work), entered)
+        self._check_allowed(entered, on_this_computer)
+        return self._launch(kind, title, None, lambda: self._task(kind, title, work))
 
     def latest(self, kind: str) -> tuple[str, Any] | None:
         """(title, result) of the last finished job of this kind since the server started."""
@@ -122,9 +135,7 @@ class ServerJob:
         title: str,
         config: TrainConfig | None,
         body: Callable[[], None],
-        entered: str | None,
     ) -> bool:
-        self._check_allowed(entered)
         with self._lock:
             if self._status.is_active:
                 return False
@@ -144,9 +155,9 @@ class ServerJob:
             self._thread.start()
             return True
 
-    def stop(self, entered: str | None = None) -> bool:
+    def stop(self, entered: str | None = None, on_this_computer: bool = True) -> bool:
         """Ask the running job to stop after its current batch; False if none runs."""
-        self._check_allowed(entered)
+        self._check_allowed(entered, on_this_computer)
         with self._lock:
             if self._status.state != RUNNING:
                 return False
@@ -165,9 +176,9 @@ class ServerJob:
             thread.join(timeout)
         return self.snapshot()
 
-    def _check_allowed(self, entered: str | None) -> None:
-        if not self.may_control(entered):
-            raise NotAllowed("Only the teacher can start or stop training: enter the passcode.")
+    def _check_allowed(self, entered: str | None, on_this_computer: bool) -> None:
+        if not self.may_control(entered, on_this_computer):
+            raise NotAllowed(not_allowed(self.passcode))
 
     def _run(self, body: Callable[[], None]) -> None:
         """The worker thread: run the job and record how it ended, whatever happens."""

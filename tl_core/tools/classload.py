@@ -223,13 +223,15 @@ async def _stop_training(teacher: Any) -> str:
     return "running throughout"
 
 
-def start_server(port: int, env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    """`streamlit run app.py` on 127.0.0.1:`port`, returned once its health check answers;
-    its output goes to `log` when given, else nowhere."""
+def start_server(
+    port: int, env: dict[str, str], log: Path | None = None, address: str = "127.0.0.1"
+) -> subprocess.Popen:
+    """`streamlit run app.py` on `address`:`port` (loopback unless told), returned once its
+    health check answers; its output goes to `log` when given, else nowhere."""
     output = log.open("wb") if log is not None else subprocess.DEVNULL
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
+         "--server.address", address, "--server.port", str(port)],
         cwd=APP.parent,
         env=env,
         stdout=output,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never w
     from tl_core.pipeline.evaluate import Evaluation
     from tl_core.pipeline.predict import Predictor
     from tl_core.serving.jobs import ServerJob
+    from tl_core.teaching.explain import Explainer
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
@@ -135,6 +136,14 @@ def predictor(run_path: str, model_sha256: str) -> "Predictor":
     from tl_core.pipeline.predict import Predictor
 
     return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
+
+
+@st.cache_resource(max_entries=4)
+def explainer(run_path: str, model_sha256: str) -> "Explainer":
+    """The gradient of the model in use, compiled once for everyone (tl_core.teaching.explain)."""
+    from tl_core.teaching.explain import Explainer
+
+    return Explainer(predictor(run_path, model_sha256).model)
 
 
 @st.cache_resource(max_entries=4)

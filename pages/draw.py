@@ -6,12 +6,14 @@ import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import DRAWN_DIGIT, NO_MODEL_YET, predictor_in_use, weights_badge
+from pages.common import DRAWN_DIGIT, NO_MODEL_YET, explainer, predictor_in_use, weights_badge
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.pipeline.handwriting import save_drawing
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
+from tl_core.pipeline.runs import Run
+from tl_core.teaching.explain import heat_image
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 # A plain Vega-Lite spec: a bar per digit. (st.bar_chart builds and validates an Altair
@@ -77,6 +79,17 @@ def answer_buttons(prediction: Prediction) -> None:
 
 
 st.title(":material/draw: Draw a digit")
+
+
+def why(run: Run, prediction: Prediction) -> None:
+    """Which strokes pushed the network toward its guess, which toward its second choice."""
+    model = explainer(str(run.path), run.status.get("model_sha256", ""))
+    explanation = model.explain(prediction.digit_image, prediction.probabilities)
+    st.markdown(f"**Why {prediction.digit}?**")
+    st.image(heat_image(explanation, prediction.digit_image), width=168)
+    st.caption(explanation.sentence())
+
+
 run, predictor = predictor_in_use()
 if run is None:
     st.info(NO_MODEL_YET)
@@ -147,6 +160,7 @@ with result_col:
             )
             st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
             answer_buttons(prediction)
+            why(run, prediction)
             st.markdown("**What the network sees**: every training digit took the same steps")
             steps = st.columns(4)
             steps[0].image(image, caption=f"your {source}", width=110)

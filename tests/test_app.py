@@ -148,6 +148,10 @@ def test_draw_page_predicts_an_injected_drawing(trained_run: Run) -> None:
         + " · ".join(f"{d}: {p:.0%}" for d, p in enumerate(expected.probabilities))
     ]
     assert len(app.get("vega_lite_chart")) == 1
+    runner_up = int(np.argsort(expected.probabilities)[-2])
+    assert f"**Why {expected.digit}?**" in [m.value for m in app.markdown]
+    (why,) = [c.value for c in app.caption if c.value.startswith("Orange marks")]
+    assert f"say {expected.digit}" in why and f"pointed to {runner_up}" in why
 
 
 def test_draw_page_with_an_empty_canvas_asks_for_a_digit(trained_run: Run) -> None:

@@ -33,6 +33,7 @@ KEYS = [
     "base_f32_fraction_of_f32_matmul",
     "latency_p50_ms",
     "latency_p95_ms",
+    "explain_cpu_p50_ms",
     "rss_train_mb",
     "rss_predict_mb",
     "cold_start_s",
@@ -93,6 +94,7 @@ def test_reading_only_prints_the_transfer_figures_with_the_work_in_gflop(
     results = json.loads(out_file.read_text())
     assert "train_naive_s" not in results  # the naive training was skipped
     assert results["matmul_f32_gflops"] > 0 and results["latency_p50_ms"] > 0
+    assert results["explain_cpu_p50_ms"] > 0
     table = capsys.readouterr().out
     work = results["app_f32_s"] * results["matmul_f32_gflops"]
     assert f"x rate: {work:,.0f} GFLOP" in table

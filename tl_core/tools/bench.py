@@ -201,6 +201,7 @@ def format_table(results: dict[str, Any]) -> str:
         rows.append(
             ("latency p50 / p95 (ms)", f"{results['latency_p50_ms']} / {results['latency_p95_ms']}")
         )
+        rows.append(("explanation CPU p50 (ms)", results["explain_cpu_p50_ms"]))
         return _two_columns(rows)
     rows = [
         _cpu_row(results),
@@ -236,6 +237,7 @@ def format_table(results: dict[str, Any]) -> str:
             f"{results['base_f32_fraction_of_f32_matmul']}",
         ),
         ("latency p50 / p95 (ms)", f"{results['latency_p50_ms']} / {results['latency_p95_ms']}"),
+        ("explanation CPU p50 (ms)", results["explain_cpu_p50_ms"]),
         ("peak RSS training (MB)", results["rss_train_mb"]),
         ("peak RSS naive training (MB)", results["rss_train_naive_mb"]),
         ("peak RSS predicting (MB)", results["rss_predict_mb"]),
@@ -533,28 +535,37 @@ def _median_rate(work: Callable[[], None], items: int, repeats: int) -> float:
 
 
 def _predict_only(run_path: str, calls: int, spawned_at: float) -> dict[str, Any]:
-    """A process that only predicts: cold start, warm latency from canvas RGBA, peak RSS.
+    """A process that only predicts: cold start, warm latency from canvas RGBA, the CPU
+    time of the Draw page's explanation of a guess (process CPU, all threads), peak RSS.
 
     Cold start runs from the moment the parent spawned this process to the first
     prediction returned: Python, TensorFlow and the model loading, and the first trace.
     """
     from tl_core.pipeline.predict import Predictor
     from tl_core.pipeline.runs import load_model, read_run
+    from tl_core.teaching.explain import Explainer
 
     drawing = sample_drawing()
     run = read_run(Path(run_path))
-    predictor = Predictor(load_model(run, run.path.parent))
+    model = load_model(run, run.path.parent)
+    predictor = Predictor(model)
     predictor.predict_image(drawing, drawing=True)
     cold_start = time.time() - spawned_at
     latencies = []
     for _ in range(calls):
         started = time.perf_counter()
-        predictor.predict_image(drawing, drawing=True)
+        prediction = predictor.predict_image(drawing, drawing=True)
         latencies.append((time.perf_counter() - started) * 1000)
+    explainer, explain_cpu = Explainer(model), []
+    for _ in range(max(1, calls // 4)):
+        started = time.process_time()
+        explainer.explain(prediction.digit_image, prediction.probabilities)
+        explain_cpu.append((time.process_time() - started) * 1000)
     return {
         "cold_start_s": round(cold_start, 2),
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 2),
         "latency_calls": calls,
+        "explain_cpu_p50_ms": round(float(np.percentile(explain_cpu, 50)), 1),
         "rss_predict_mb": _peak_rss_mb(),
     }

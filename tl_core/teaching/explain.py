@@ -1,0 +1,126 @@
+"""Why the network said so: which strokes of a drawing pushed it toward its guess, which
+toward its second choice.
+
+The method is gradient times input on the 28x28 digit the network was given: for each
+pixel, how much the log-odds of the guess over the runner-up would change with that pixel's
+ink, times its ink. It is zero where nothing is drawn, so the map lies on the student's own
+strokes. Chosen by cost: one forward and backward pass, about 40 ms of CPU on 2 cores at the
+app's defaults, where integrated gradients (4 to 16 passes, smoother maps) took 80 to 230 ms
+per drawing; occlusion needs a pass per patch.
+"""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tl_core.pipeline.preprocess import DIGIT_SIDE, to_model_input
+
+TOWARD_GUESS = np.array([230, 159, 0], np.float32)  # orange (Okabe-Ito): colour-blind safe
+TOWARD_RUNNER_UP = np.array([0, 114, 178], np.float32)  # blue (Okabe-Ito)
+INK_SHADE = 70.0  # the drawing itself, in gray, where a stroke pushed neither way
+HEAT_SCALE = 8  # screen pixels per digit pixel
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Per-pixel push of a 28x28 digit: positive toward `guess`, negative toward
+    `runner_up`, scaled so the strongest pixel is 1 (or -1); zero off the strokes."""
+
+    guess: int
+    runner_up: int
+    guess_probability: float
+    runner_up_probability: float
+    push: np.ndarray
+
+    def sentence(self) -> str:
+        """How to read the map, in words a screen reader can say too: which digits, and
+        where on the drawing each push is strongest."""
+        return (
+            f"Orange marks the parts of your drawing that made the network say {self.guess} "
+            f"({self.guess_probability:.0%} sure; strongest at {_where(self.push > 0.3)}); "
+            f"blue the parts that pointed to {self.runner_up}, its second choice "
+            f"({self.runner_up_probability:.0%}; strongest at {_where(self.push < -0.3)})."
+        )
+
+
+class Explainer:
+    """The gradient of one model, compiled once for a 28x28 digit; safe to share."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self.model = model
+        self.input_size = int(model.input_shape[1])
+        self._push(tf.zeros([DIGIT_SIDE, DIGIT_SIDE]), tf.constant(0), tf.constant(1))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([DIGIT_SIDE, DIGIT_SIDE], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ]
+    )
+    def _push(self, digit: tf.Tensor, guess: tf.Tensor, runner_up: tf.Tensor) -> tf.Tensor:
+        """Gradient x input of log p(guess) - log p(runner_up), and the probabilities."""
+        with tf.GradientTape() as tape:
+            tape.watch(digit)
+            probabilities = self.model(
+                to_model_input(digit[tf.newaxis], self.input_size), training=False
+            )[0]
+            log_odds = tf.math.log(probabilities[guess] + 1e-7) - tf.math.log(
+                probabilities[runner_up] + 1e-7
+            )
+        return digit * tape.gradient(log_odds, digit)
+
+    def explain(self, digit: np.ndarray, probabilities: np.ndarray) -> Explanation:
+        """Explain the guess the `probabilities` (the Predictor's, for this uint8 28x28
+        `digit`) give: the top digit against the second."""
+        runner_up, guess = (int(i) for i in np.argsort(probabilities)[-2:])
+        push = self._push(tf.constant(digit, tf.float32), guess, runner_up).numpy()
+        push = _smoothed(push)
+        strongest = float(np.abs(push).max())
+        push = push / strongest if strongest > 0 else push
+        return Explanation(
+            guess,
+            runner_up,
+            float(probabilities[guess]),
+            float(probabilities[runner_up]),
+            push.astype(np.float32),
+        )
+
+
+def heat_image(explanation: Explanation, digit: np.ndarray) -> np.ndarray:
+    """The map as an RGB image (224x224): the drawing in gray on white, each stroke tinted
+    orange or blue by how hard it pushed toward the guess or the runner-up."""
+    ink = digit.astype(np.float32)[..., np.newaxis] / 255.0
+    push = explanation.push[..., np.newaxis]
+    colour = np.where(push > 0, TOWARD_GUESS, TOWARD_RUNNER_UP)
+    gray = np.full(3, 255.0 - INK_SHADE * 2, np.float32)
+    stroke = gray + (colour - gray) * np.abs(push)
+    pixels = 255.0 * (1 - ink) + stroke * ink
+    image = np.clip(pixels, 0, 255).astype(np.uint8)
+    return np.kron(image, np.ones((HEAT_SCALE, HEAT_SCALE, 1), np.uint8))
+
+
+def _smoothed(push: np.ndarray) -> np.ndarray:
+    """A 3x3 mean: single-pixel speckle of the gradient becomes readable patches."""
+    padded = np.pad(push, 1)
+    return (
+        sum(
+            padded[dy : dy + DIGIT_SIDE, dx : dx + DIGIT_SIDE] for dy in range(3) for dx in range(3)
+        )
+        / 9.0
+    )
+
+
+def _where(mask: np.ndarray) -> str:
+    """Where in the digit a set of pixels lies, in words ("the top", "the bottom left")."""
+    if not mask.any():
+        return "no part of it"
+    rows, cols = np.nonzero(mask)
+    third = DIGIT_SIDE / 3
+    vertical = ("top", "middle", "bottom")[min(int(rows.mean() // third), 2)]
+    horizontal = ("left ", "", "right ")[min(int(cols.mean() // third), 2)]
+    return f"the {horizontal}{vertical}".replace("left middle", "left").replace(
+        "right middle", "right"
+    )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from pages.common import (
     NO_MODEL_YET,
+    heat_map,
     latest,
     may_control_training,
     model_in_use,
@@ -30,6 +31,7 @@ from tl_core.pipeline.handwriting import (
     read_digit,
     remove_drawing,
 )
+from tl_core.pipeline.runs import Run
 from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt, check_enough
 from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
 
@@ -73,10 +75,13 @@ CONFUSION_CELLS = {
 }
 
 
-def thumbnails(entries: list[Entry], teacher: bool, where: str) -> None:
+def thumbnails(
+    entries: list[Entry], teacher: bool, where: str, explained_by: Run | None = None
+) -> None:
     """The drawings as a grid, each with the guess, its confidence and a tick or a cross;
     the teacher also gets a remove button under each (`where` keeps the buttons of two
-    grids apart: a drawing can be in both)."""
+    grids apart: a drawing can be in both). With `explained_by`, each drawing is shown as
+    that run's heat map (tl_core.teaching.explain)."""
     folder = handwriting_dir()
     shown = [(entry, read_digit(folder / entry.name)) for entry in entries]
     unreadable = sum(digit is None for _, digit in shown)
@@ -87,7 +92,11 @@ def thumbnails(entries: list[Entry], teacher: bool, where: str) -> None:
         for column, (entry, digit) in zip(
             st.columns(PER_ROW), shown[start_at : start_at + PER_ROW], strict=False
         ):
-            column.image(digit, width=64)
+            if explained_by is None:
+                column.image(digit, width=64)
+            else:
+                sha = explained_by.status.get("model_sha256", "")
+                column.image(heat_map(str(explained_by.path), sha, digit), width=96)
             column.markdown(verdict(entry))
             if teacher and column.button(
                 "Remove",
@@ -130,12 +139,18 @@ def wall() -> None:
     if confused:
         st.caption("Confused most: " + " · ".join(f"{m} read as {g} ({n})" for m, g, n in confused))
     teacher = may_control_training()
-    chosen = (event.selection.get("cell") or [None])[0] if event else None
+    chosen = (event["selection"].get("cell") or [None])[0] if event else None
     if chosen:
         meant, guess = int(chosen["meant"]), int(chosen["guess"])
         cell = in_cell(entries, meant, guess)
         st.markdown(f"**{len(cell)} drawing(s) meant as {meant}, read as {guess}**")
-        thumbnails(cell[:WALL_SIZE], teacher, "cell")
+        run = model_in_use() if meant != guess else None
+        if run is not None:
+            st.caption(
+                f"Why, by the model in use ({run.name}): orange marks the strokes that pushed "
+                "it toward its guess, blue those that pointed to its second choice."
+            )
+        thumbnails(cell[:WALL_SIZE], teacher, "cell", explained_by=run)
     st.markdown(f"**The newest {min(WALL_SIZE, len(entries))} of {len(entries)} drawings**")
     thumbnails(entries[:WALL_SIZE], teacher, "newest")
 

@@ -27,6 +27,8 @@ from tl_core.pipeline.runs import Run, list_runs, load_model, read_run, resolve_
 from tl_core.serving.access import is_this_computer, not_allowed, teacher_passcode
 
 if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never with Home
+    import numpy as np
+
     from tl_core.pipeline.evaluate import Evaluation
     from tl_core.pipeline.predict import Predictor
     from tl_core.serving.jobs import ServerJob
@@ -144,6 +146,17 @@ def explainer(run_path: str, model_sha256: str) -> "Explainer":
     from tl_core.teaching.explain import Explainer
 
     return Explainer(predictor(run_path, model_sha256).model)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def heat_map(run_path: str, model_sha256: str, digit: "np.ndarray") -> "np.ndarray":
+    """Why the model reads a saved 28x28 drawing as it does, as an image (the Class page's
+    misread drawings: each is explained once per model, not on every refresh)."""
+    from tl_core.teaching.explain import heat_image
+
+    probabilities = predictor(run_path, model_sha256).probabilities(digit[None])[0]
+    explanation = explainer(run_path, model_sha256).explain(digit, probabilities)
+    return heat_image(explanation, digit)
 
 
 @st.cache_resource(max_entries=4)

@@ -141,3 +141,20 @@ def test_teaching_it_our_handwriting_never_trains_on_the_held_out_drawings_and_a
     assert load_handwriting().y.size == 0  # the class set on disk was not touched
     results = page("results")  # the adopted run is now the model in use
     assert adopted.name in texts(results)
+
+
+def test_a_clicked_square_of_misread_drawings_shows_why_the_model_read_them_so(
+    trained_run: Run,
+) -> None:
+    save_class_set([(7, 7), (7, 1), (7, 1), (2, 2)])
+    app = page("classroom")
+    app.session_state["cells"] = {"selection": {"cell": [{"meant": 7, "guess": 1}]}}
+    app.run()
+    assert not app.exception, app.exception
+    assert "2 drawing(s) meant as 7, read as 1" in texts(app)
+    assert "orange marks the strokes that pushed it toward its guess" in texts(app)
+    assert len(app.get("image")) == 2 + 4  # the square's two, explained; the wall's four
+    app.session_state["cells"] = {"selection": {"cell": [{"meant": 7, "guess": 7}]}}
+    app.run()
+    assert "1 drawing(s) meant as 7, read as 7" in texts(app)
+    assert "orange marks" not in texts(app)  # read right: nothing to explain

@@ -4,9 +4,9 @@ toward its second choice.
 The method is gradient times input on the 28x28 digit the network was given: for each
 pixel, how much the log-odds of the guess over the runner-up would change with that pixel's
 ink, times its ink. It is zero where nothing is drawn, so the map lies on the student's own
-strokes. Chosen by cost: one forward and backward pass, about 40 ms of CPU on 2 cores at the
-app's defaults, where integrated gradients (4 to 16 passes, smoother maps) took 80 to 230 ms
-per drawing; occlusion needs a pass per patch.
+strokes. Chosen by cost: one forward and backward pass, 34 ms of CPU per drawing (p50; p95
+37 ms) on 2 cores at the app's defaults, where integrated gradients (4 to 16 passes, smoother
+maps) took 100 to 250 ms; occlusion needs a pass per patch.
 """
 
 from dataclasses import dataclass

@@ -24,7 +24,12 @@ quiet_native_log()  # before TensorFlow loads: no native start-up log in the ser
 from tl_core.errors import DigitLabError, NotAllowed
 from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
-from tl_core.serving.access import is_this_computer, not_allowed, teacher_passcode
+from tl_core.serving.access import (
+    TEACHER_HERE,
+    is_this_computer,
+    not_allowed,
+    teacher_passcode,
+)
 
 if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never with Home
     import numpy as np
@@ -92,6 +97,13 @@ def server_job() -> "ServerJob":
 def on_this_computer() -> bool:
     """Whether this session's browser runs on the server's own computer."""
     return is_this_computer(st.context.ip_address)
+
+
+def who_teaches() -> None:
+    """Home's line on who the teacher is, where no passcode makes it the server's computer
+    (without starting the server's job: Home loads no TensorFlow)."""
+    if teacher_passcode(_secrets()) is None:
+        st.caption(TEACHER_HERE)
 
 
 def may_control_training() -> bool:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import model_in_use, weights_badge
+from pages.common import model_in_use, weights_badge, who_teaches
 from tl_core.config import QUICK_RUN
 from tl_core.pipeline.data import NUM_CLASSES, keras_mnist_cached
 from tl_core.pipeline.weights import (
@@ -85,6 +85,7 @@ else:
     qr.image(qr_png(address), width=180)
     words.markdown(f"Open **{address}** on a phone or laptop, or scan the code.")
     words.caption("The address this server listens on; the devices must be on the same network.")
+who_teaches()
 
 st.subheader("This machine")
 weights = imagenet_weights_present()

@@ -57,6 +57,13 @@ def may_control_training(
     return entered is not None and hmac.compare_digest(entered.encode(), passcode.encode())
 
 
+TEACHER_HERE = (
+    "No teacher passcode is set, so Start, Stop and the class set's controls work only in "
+    "this computer's own browser, at localhost (not at the address students open). To teach "
+    f"from any device, start the app with {PASSCODE_ENV} set."
+)
+
+
 def not_allowed(passcode: str | None) -> str:
     """The one sentence for a session that may not: what would let it."""
     return NEEDS_PASSCODE if passcode else NEEDS_THIS_COMPUTER

@@ -15,6 +15,7 @@ from pages.common import (
     may_control_training,
     model_in_use,
     passcode_box,
+    predictor_in_use,
     progress,
     runs,
     start,
@@ -144,7 +145,8 @@ def wall() -> None:
         meant, guess = int(chosen["meant"]), int(chosen["guess"])
         cell = in_cell(entries, meant, guess)
         st.markdown(f"**{len(cell)} drawing(s) meant as {meant}, read as {guess}**")
-        run = model_in_use() if meant != guess else None
+        # the model loaded first: a damaged model file is a sentence here, not a traceback
+        run, _ = predictor_in_use() if meant != guess else (None, None)
         if run is not None:
             st.caption(
                 f"Why, by the model in use ({run.name}): orange marks the strokes that pushed "

@@ -78,9 +78,6 @@ def answer_buttons(prediction: Prediction) -> None:
     )
 
 
-st.title(":material/draw: Draw a digit")
-
-
 def why(run: Run, prediction: Prediction) -> None:
     """Which strokes pushed the network toward its guess, which toward its second choice."""
     model = explainer(str(run.path), run.status.get("model_sha256", ""))
@@ -90,6 +87,7 @@ def why(run: Run, prediction: Prediction) -> None:
     st.caption(explanation.sentence())
 
 
+st.title(":material/draw: Draw a digit")
 run, predictor = predictor_in_use()
 if run is None:
     st.info(NO_MODEL_YET)

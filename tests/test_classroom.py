@@ -90,7 +90,8 @@ def test_without_a_passcode_only_this_computer_may_train_with_one_only_the_teach
     assert not may_control_training(None, None, on_this_computer=False)  # a student's device
     assert not may_control_training(None, "owl") and not may_control_training("OWL", "owl")
     assert may_control_training("owl", "owl", on_this_computer=False)  # the teacher, anywhere
-    assert [is_this_computer(ip) for ip in (None, "127.0.0.1", "::1", "127.0.1.1")] == [True] * 4
+    local = (None, "127.0.0.1", "::1", "127.0.1.1", object())  # object(): AppTest's stand-in
+    assert [is_this_computer(ip) for ip in local] == [True] * 5
     assert not any(is_this_computer(ip) for ip in ("192.0.2.7", "fd00::2", "10.0.0.1", "junk"))
     student = ServerJob(runs_dir)  # no passcode
     with pytest.raises(NotAllowed, match="Only the computer running the app"):

@@ -33,13 +33,14 @@ def teacher_passcode(secrets: Mapping[str, Any] | None = None) -> str | None:
     return str(passcode) if passcode else None
 
 
-def is_this_computer(ip_address: str | None) -> bool:
+def is_this_computer(ip_address: object) -> bool:
     """Whether a session's connection comes from the computer the server runs on.
 
     `ip_address` is Streamlit's `st.context.ip_address`, the TCP peer of the session's
-    websocket: None for a loopback connection (and for a script with no browser).
+    websocket as a string, or None for a loopback connection. A session with no connection
+    at all (a script; Streamlit's AppTest, which gives a stand-in object) runs here too.
     """
-    if ip_address is None:
+    if not isinstance(ip_address, str):
         return True
     try:
         return ipaddress.ip_address(ip_address.split("%")[0]).is_loopback

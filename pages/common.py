@@ -144,7 +144,7 @@ def parameter_counts(
     return model_parameter_counts(input_size, head_units, bottleneck, pooling)
 
 
-@st.cache_resource(max_entries=4)
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def predictor(run_path: str, model_sha256: str) -> "Predictor":
     """The model of a run, loaded once for everyone (the checksum keys a changed file)."""
     from tl_core.pipeline.predict import Predictor
@@ -152,7 +152,7 @@ def predictor(run_path: str, model_sha256: str) -> "Predictor":
     return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
 
 
-@st.cache_resource(max_entries=4)
+@st.cache_resource(max_entries=4, show_spinner="Preparing the explanation…")
 def explainer(run_path: str, model_sha256: str) -> "Explainer":
     """The gradient of the model in use, compiled once for everyone (tl_core.teaching.explain)."""
     from tl_core.teaching.explain import Explainer

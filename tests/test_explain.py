@@ -6,7 +6,7 @@ import pytest
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.runs import Run, load_model
-from tl_core.teaching.explain import TOWARD_GUESS, Explainer, heat_image
+from tl_core.teaching.explain import TOWARD_GUESS, Explainer, Explanation, heat_image
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,11 @@ def test_the_heat_image_is_white_off_the_strokes_and_orange_where_they_push_the_
     ink = digit[strongest] / 255
     expected = 255 * (1 - ink) + TOWARD_GUESS * ink
     assert np.abs(pixel - expected).max() <= 2
+
+
+def test_the_sentence_says_where_in_plain_words() -> None:
+    push = np.zeros((28, 28), np.float32)
+    push[2:6, 2:6], push[22:26, 22:26] = 1.0, -1.0  # toward the guess at the top left
+    sentence = Explanation(3, 8, 0.9, 0.1, push).sentence()
+    assert "say 3 (90% sure; strongest at the top left)" in sentence
+    assert "pointed to 8, its second choice (10%; strongest at the bottom right)" in sentence

@@ -19,7 +19,7 @@ from tl_core.pipeline.preprocess import DIGIT_SIDE, to_model_input
 
 TOWARD_GUESS = np.array([230, 159, 0], np.float32)  # orange (Okabe-Ito): colour-blind safe
 TOWARD_RUNNER_UP = np.array([0, 114, 178], np.float32)  # blue (Okabe-Ito)
-INK_SHADE = 70.0  # the drawing itself, in gray, where a stroke pushed neither way
+NEUTRAL_INK = np.full(3, 115.0, np.float32)  # gray: a stroke that pushed neither way
 HEAT_SCALE = 8  # screen pixels per digit pixel
 
 
@@ -95,8 +95,7 @@ def heat_image(explanation: Explanation, digit: np.ndarray) -> np.ndarray:
     ink = digit.astype(np.float32)[..., np.newaxis] / 255.0
     push = explanation.push[..., np.newaxis]
     colour = np.where(push > 0, TOWARD_GUESS, TOWARD_RUNNER_UP)
-    gray = np.full(3, 255.0 - INK_SHADE * 2, np.float32)
-    stroke = gray + (colour - gray) * np.abs(push)
+    stroke = NEUTRAL_INK + (colour - NEUTRAL_INK) * np.abs(push)
     pixels = 255.0 * (1 - ink) + stroke * ink
     image = np.clip(pixels, 0, 255).astype(np.uint8)
     return np.kron(image, np.ones((HEAT_SCALE, HEAT_SCALE, 1), np.uint8))
@@ -119,8 +118,6 @@ def _where(mask: np.ndarray) -> str:
         return "no part of it"
     rows, cols = np.nonzero(mask)
     third = DIGIT_SIDE / 3
-    vertical = ("top", "middle", "bottom")[min(int(rows.mean() // third), 2)]
-    horizontal = ("left ", "", "right ")[min(int(cols.mean() // third), 2)]
-    return f"the {horizontal}{vertical}".replace("left middle", "left").replace(
-        "right middle", "right"
-    )
+    vertical = ("top", "", "bottom")[min(int(rows.mean() // third), 2)]
+    horizontal = ("left", "", "right")[min(int(cols.mean() // third), 2)]
+    return "the " + (" ".join(word for word in (vertical, horizontal) if word) or "middle")

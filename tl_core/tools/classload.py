@@ -228,15 +228,15 @@ def start_server(
 ) -> subprocess.Popen:
     """`streamlit run app.py` on `address`:`port` (loopback unless told), returned once its
     health check answers; its output goes to `log` when given, else nowhere."""
-    output = log.open("wb") if log is not None else subprocess.DEVNULL
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-         "--server.address", address, "--server.port", str(port)],
-        cwd=APP.parent,
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
-    )  # fmt: skip
+    with open(log or os.devnull, "wb") as output:  # the server keeps its own copy
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+             "--server.address", address, "--server.port", str(port)],
+            cwd=APP.parent,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
     deadline = time.monotonic() + 60
     while True:
         try:

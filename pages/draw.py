@@ -2,6 +2,7 @@
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -58,8 +59,8 @@ def answer_buttons(prediction: Prediction) -> None:
             st.success(f"On the class wall as a {answer}: thank you.", icon=":material/check:")
         return
     st.markdown(
-        "**Was it right?** One tap puts your drawing on the class wall (the Class page), "
-        "anonymously: only the 28x28 digit, the guess and your answer are kept, no name."
+        "**Was it right?** One tap adds it to the class wall, with no name.",
+        help="Only the 28x28 digit, the guess and your answer are kept.",
     )
     st.button(
         f"Right, it is a {prediction.digit}",
@@ -87,85 +88,101 @@ def why(run: Run, prediction: Prediction) -> None:
     st.caption(explanation.sentence())
 
 
-st.title(":material/draw: Draw a digit")
-run, predictor = predictor_in_use()
-if run is None:
-    st.info(NO_MODEL_YET)
-
-st.session_state.setdefault(VERSION, 0)
-canvas_col, result_col = st.columns([1, 1])
-if run is not None:  # beside the canvas: its toolbar floats above it and would cover this
-    result_col.caption(f"Model in use: {run.name} · {weights_badge(run)}")
-with canvas_col:
-    st.space("medium")  # room for the canvas toolbar, which floats above the canvas
-    drawing = st_canvas(
-        stroke_width=PEN_WIDTH,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        height=CANVAS_SIDE,
-        width=CANVAS_SIDE,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"canvas-{st.session_state[VERSION]}",
+def guess(prediction: Prediction, run: Run) -> None:
+    """The answer to a drawing, in the order a phone shows it under the canvas: the guess
+    and the answer buttons first, then the bars, the explanation and the steps."""
+    st.metric(
+        "The network says",
+        str(prediction.digit),
+        f"{prediction.confidence:.0%} sure",
+        delta_color="off",
     )
-    if st.button("Clear", icon=":material/ink_eraser:"):
-        st.session_state[VERSION] += 1
-        st.rerun()
-    upload = st.file_uploader(
-        f"…or upload a photo or scan of one digit (PNG or JPEG, up to "
-        f"{MAX_UPLOAD_BYTES // 2**20} MB)",
-        type=["png", "jpg", "jpeg"],
+    answer_buttons(prediction)
+    if not prediction.is_confident:
+        st.warning(
+            f"Not sure (below {LOW_CONFIDENCE:.0%}): try drawing it larger "
+            "and centred, like the digits on the Data page."
+        )
+    probabilities = pd.DataFrame(
+        {"digit": [str(d) for d in range(10)], "probability": prediction.probabilities}
     )
+    st.vega_lite_chart(probabilities, PROBABILITY_BARS, height=220)
+    st.caption(
+        "Probabilities: "
+        + " · ".join(f"{digit}: {p:.0%}" for digit, p in enumerate(prediction.probabilities))
+    )
+    st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
+    why(run, prediction)
 
-image, source = (None, "canvas")
-try:
-    if upload is not None:
-        image, source = read_image(upload.getvalue()), "upload"
-    elif drawing.image_data is not None:
-        image = drawing.image_data
-except ImageError as error:
-    result_col.error(str(error))
 
-with result_col:
-    if image is None or predictor is None:
-        st.info("Draw a digit on the black square.")
+def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: int) -> None:
+    """The preparation every training digit took, applied to this drawing."""
+    st.markdown("**What the network sees**: every training digit took the same steps")
+    steps = st.columns(4)
+    steps[0].image(image, caption=f"your {source}", width=110)
+    steps[1].image(prediction.digit_image, caption="cut out, 20x20 box, centred (28x28)", width=110)
+    straight, model_input = previews(prediction.digit_image, size)
+    steps[2].image(straight, caption="slant straightened", width=110)
+    steps[3].image(model_input, caption=f"VGG16 input, {size}x{size}", width=110)
+
+
+@st.fragment
+def draw_and_answer() -> None:
+    """The model in use, the canvas and the answer. A fragment: a stroke reruns this, not
+    the app's navigation and the page around it. The model is looked up on every stroke,
+    so a newly trained one answers the next drawing."""
+    run, predictor = predictor_in_use()
+    if run is None:
+        st.info(NO_MODEL_YET)
     else:
+        st.caption(f"Model in use: {run.name} · {weights_badge(run)}")
+    st.session_state.setdefault(VERSION, 0)
+    canvas_col, result_col = st.columns([1, 1])
+    with canvas_col:
+        st.space("medium")  # room for the canvas toolbar, which floats above the canvas
+        drawing = st_canvas(
+            stroke_width=PEN_WIDTH,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS_SIDE,
+            width=CANVAS_SIDE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"canvas-{st.session_state[VERSION]}",
+        )
+        with st.container(horizontal=True):  # one row, on a phone too
+            if st.button("Clear", icon=":material/ink_eraser:"):
+                st.session_state[VERSION] += 1
+                st.rerun(scope="fragment")
+            with st.popover("Upload a photo", icon=":material/upload:"):
+                upload = st.file_uploader(
+                    f"A photo or scan of one digit (PNG or JPEG, up to "
+                    f"{MAX_UPLOAD_BYTES // 2**20} MB). This is also the way without a "
+                    "pointer: drawing needs a mouse, a pen or a finger.",
+                    type=["png", "jpg", "jpeg"],
+                )
+
+    image, source = (None, "canvas")
+    try:
+        if upload is not None:
+            image, source = read_image(upload.getvalue()), "upload"
+        elif drawing.image_data is not None:
+            image = drawing.image_data
+    except ImageError as error:
+        result_col.error(str(error))
+
+    with result_col:
+        if image is None or predictor is None:
+            st.info("Draw a digit on the black square.")
+            return
         try:
             prediction = predictor.predict_image(image, drawing=source == "canvas")
         except NoDigitFound as error:
             st.info(str(error))
-        else:
-            st.metric(
-                "The network says",
-                str(prediction.digit),
-                f"{prediction.confidence:.0%} sure",
-                delta_color="off",
-            )
-            if not prediction.is_confident:
-                st.warning(
-                    f"Not sure (below {LOW_CONFIDENCE:.0%}): try drawing it larger "
-                    "and centred, like the digits on the Data page."
-                )
-            probabilities = pd.DataFrame(
-                {"digit": [str(d) for d in range(10)], "probability": prediction.probabilities}
-            )
-            st.vega_lite_chart(probabilities, PROBABILITY_BARS, height=220)
-            st.caption(
-                "Probabilities: "
-                + " · ".join(
-                    f"{digit}: {p:.0%}" for digit, p in enumerate(prediction.probabilities)
-                )
-            )
-            st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
-            answer_buttons(prediction)
-            why(run, prediction)
-            st.markdown("**What the network sees**: every training digit took the same steps")
-            steps = st.columns(4)
-            steps[0].image(image, caption=f"your {source}", width=110)
-            steps[1].image(
-                prediction.digit_image, caption="cut out, 20x20 box, centred (28x28)", width=110
-            )
-            size = predictor.input_size
-            straight, model_input = previews(prediction.digit_image, size)
-            steps[2].image(straight, caption="slant straightened", width=110)
-            steps[3].image(model_input, caption=f"VGG16 input, {size}x{size}", width=110)
+            return
+        guess(prediction, run)
+    steps_shown(image, source, prediction, predictor.input_size)
+
+
+st.title(":material/draw: Draw a digit")
+draw_and_answer()

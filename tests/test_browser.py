@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tl_core.pipeline.runs import RUNNING, Run, list_runs, resolve_runs_dir
 from tl_core.quiet import VERBOSE_ENV, is_native_log_line
@@ -39,6 +39,10 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
 ]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2}
+DEVICES = {  # a small phone in portrait and a tablet, as issue 22 names them
+    "phone": {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 3},
+    "tablet": {"viewport": {"width": 768, "height": 1024}, "device_scale_factor": 2},
+}
 PROBABILITIES = re.compile(r"Probabilities: " + " · ".join(rf"{d}: \d+%" for d in range(10)))
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -166,21 +170,58 @@ def test_train_then_draw_a_digit_and_see_ten_probabilities(app: App, page: Page)
     print(timings)
 
 
-def test_a_phone_draws_with_a_finger_and_sees_a_guess(
-    trained_run: Run, app: App, browser: Browser
+SCROLLED = (
+    "[window.scrollX, window.scrollY, document.querySelector('[data-testid=stMain]').scrollTop]"
+)
+
+
+def in_view(page: Page, locator: Locator) -> bool:
+    """Whether all of the element is on the screen, below Streamlit's fixed header."""
+    box = locator.bounding_box()
+    top = page.locator("header").first.bounding_box()["height"]
+    width, height = page.evaluate("[window.innerWidth, window.innerHeight]")
+    return box is not None and (
+        box["x"] >= 0
+        and box["y"] >= top
+        and box["x"] + box["width"] <= width
+        and box["y"] + box["height"] <= height
+    )
+
+
+def scroll_to_top_of(page: Page, locator: Locator) -> None:
+    """Scroll the page (Streamlit's main area scrolls, not the window) so that the element's
+    top sits just below the header, as a student would to see the drawing and what follows."""
+    header = page.locator("header").first.bounding_box()["height"]
+    offset = locator.bounding_box()["y"] - header - 8
+    page.evaluate(f"document.querySelector('[data-testid=stMain]').scrollBy(0, {offset})")
+
+
+@pytest.mark.parametrize("device", ["phone", "tablet"])
+def test_a_phone_and_a_tablet_draw_with_a_finger_and_see_the_guess_beside_the_drawing(
+    trained_run: Run, app: App, browser: Browser, device: str
 ) -> None:
-    context = browser.new_context(**PHONE, is_mobile=True, has_touch=True)
+    context = browser.new_context(**DEVICES[device], is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(f"{app.url}/draw")
     expect(page.get_by_text("Draw a digit on the black square")).to_be_visible(timeout=60_000)
-    page.locator("canvas.upper-canvas").scroll_into_view_if_needed()
-    scrolled = page.evaluate("[window.scrollX, window.scrollY]")
+    canvas = page.locator("canvas.upper-canvas").first
+    scroll_to_top_of(page, canvas)
+    assert in_view(page, canvas), "the canvas does not fit the screen"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    scrolled = page.evaluate(SCROLLED)
     draw_seven_by_touch(page)
     expect(page.get_by_text(PROBABILITIES)).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("The network says")).to_be_visible()
-    # the stroke drew; it did not pan the page
-    assert page.evaluate("[window.scrollX, window.scrollY]") == scrolled
-    shoot(page, "6-draw-phone")
+    assert page.evaluate(SCROLLED) == scrolled, "the stroke scrolled the page"
+    # the guess and the answer buttons on the screen with the whole drawing still there
+    scroll_to_top_of(page, canvas)
+    guess = page.get_by_test_id("stMetric").first
+    right = page.get_by_role("button", name=re.compile(r"Right, it is a \d"))
+    meant = page.get_by_test_id("stButtonGroup").first
+    for part, name in ((canvas, "canvas"), (guess, "guess"), (right, "Right"), (meant, "I meant")):
+        assert in_view(page, part), f"{name} is off the {device}'s screen"
+    expect(page.get_by_text(re.compile(r"^Why \d\?$"))).to_be_visible(timeout=30_000)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / f"6-draw-{device}.png")  # the screen as the student sees it
 
 
 def test_several_students_draw_at_once_while_training_runs(

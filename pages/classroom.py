@@ -20,6 +20,7 @@ from pages.common import (
     runs,
     start,
     start_button,
+    through_app_navigation,
 )
 from tl_core.errors import DigitLabError
 from tl_core.pipeline.handwriting import (
@@ -35,6 +36,8 @@ from tl_core.pipeline.handwriting import (
 from tl_core.pipeline.runs import Run
 from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt, check_enough
 from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 ADAPT_JOB = "adapt"  # the kind of heavy job
 PER_ROW = 9

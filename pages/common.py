@@ -3,7 +3,7 @@
 `st.cache_resource` makes these objects server-wide, so thirty students share one model in
 memory and one job (training or a comparison); per-student choices stay in
 `st.session_state`. Importing this module first also fixes two Streamlit defaults that a
-class would feel (see `_through_app_navigation` and `_keep_the_keras_session`); both reach
+class would feel (see `through_app_navigation` and `_keep_the_keras_session`); both reach
 into Streamlit's internals, and tests/test_streamlit_guards.py fails, naming what broke, when
 an upgrade moves them.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner import script_runner
+from streamlit.runtime.scriptrunner import get_script_run_ctx, script_runner
 
 from tl_core.quiet import quiet_native_log
 
@@ -47,22 +47,25 @@ SHOWN = "job_shown_{}"  # session key: the result of a kind of heavy job this ta
 NO_MODEL_YET = "There is no trained model yet: train one on the Train page, then come back."
 
 
-def _through_app_navigation() -> None:
-    """Run every page through `app.py`, a deep link on a fresh server too.
+def through_app_navigation() -> None:
+    """Run every page through `app.py`, a deep link on a fresh server too. Every page calls
+    this first.
 
     Streamlit treats an app with a `pages/` folder as an old-style multipage app until its
     main script has called `st.navigation` once in the server process. So the very first
     request straight to a page's URL (say `/draw`) runs that page file alone, under an
-    automatic listing of the folder ("common" included). Every page imports this module
-    first, so that one run switches the old mode off and reruns: the rerun goes through
-    `app.py`, whose navigation picks the same page by its URL (page hashes are the URL's).
+    automatic listing of the folder ("common" included). Such a run switches the old mode
+    off and reruns: the rerun goes through `app.py`, whose navigation picks the same page by
+    its URL (page hashes are the URL's). The check is made on every run, by the listing the
+    run is under: when a class opens the link at once on a fresh server, all their first
+    runs start in the old mode, and a check made once per process (at import) reran only
+    the first and left the others an empty page (found by the protocol-level class load).
     """
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    PagesManager.uses_pages_directory = False
+    context = get_script_run_ctx()
+    listing = context.pages_manager.get_pages().values() if context is not None else []
+    if any(Path(page["script_path"]).name == Path(__file__).name for page in listing):
         st.rerun()
-
-
-_through_app_navigation()
 
 
 def _keep_the_keras_session() -> None:

@@ -9,7 +9,15 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.common import latest, may_control_training, passcode_box, progress, start, start_button
+from pages.common import (
+    latest,
+    may_control_training,
+    passcode_box,
+    progress,
+    start,
+    start_button,
+    through_app_navigation,
+)
 from tl_core.config import BOTTLENECKS
 from tl_core.pipeline.model import bottleneck_shape
 from tl_core.serving.hosting import hosting_limits
@@ -20,6 +28,8 @@ from tl_core.teaching.compare import (
     cuts_work,
     sweep_work,
 )
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
 STRATEGIES_JOB, SWEEP_JOB, CUTS_JOB = "compare", "sweep", "cuts"  # kinds of heavy job

@@ -3,11 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from pages.common import mnist
+from pages.common import mnist, through_app_navigation
 from tl_core.config import Ranges, TrainConfig
 from tl_core.pipeline.augment import augment
 from tl_core.pipeline.data import first_of_each_digit
 from tl_core.pipeline.images import mosaic
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 PER_DIGIT = 12
 ZOOM = 3  # draw each 28x28 digit 3x larger

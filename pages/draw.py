@@ -7,7 +7,14 @@ import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from pages.common import DRAWN_DIGIT, NO_MODEL_YET, explainer, predictor_in_use, weights_badge
+from pages.common import (
+    DRAWN_DIGIT,
+    NO_MODEL_YET,
+    explainer,
+    predictor_in_use,
+    through_app_navigation,
+    weights_badge,
+)
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.pipeline.handwriting import save_drawing
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
@@ -15,6 +22,8 @@ from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
 from tl_core.pipeline.runs import Run
 from tl_core.teaching.explain import heat_image
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 # A plain Vega-Lite spec: a bar per digit. (st.bar_chart builds and validates an Altair

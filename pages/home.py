@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import model_in_use, weights_badge, who_teaches
+from pages.common import model_in_use, through_app_navigation, weights_badge, who_teaches
 from tl_core.config import QUICK_RUN
 from tl_core.pipeline.data import NUM_CLASSES, keras_mnist_cached
 from tl_core.pipeline.weights import (
@@ -14,6 +14,8 @@ from tl_core.pipeline.weights import (
 )
 from tl_core.serving.hosting import hosting_limits, join_address, qr_png
 from tl_core.teaching.lesson import lesson_plan
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 st.title(":material/draw: Digit Lab")
 limits = hosting_limits()

@@ -7,7 +7,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages.common import DRAWN_DIGIT, NO_MODEL_YET, mnist, predictor_in_use, weights_badge
+from pages.common import (
+    DRAWN_DIGIT,
+    NO_MODEL_YET,
+    mnist,
+    predictor_in_use,
+    through_app_navigation,
+    weights_badge,
+)
 from tl_core.pipeline.images import mosaic
 from tl_core.teaching.inside import (
     BLOCKS,
@@ -18,6 +25,8 @@ from tl_core.teaching.inside import (
     viewing_base,
 )
 from tl_core.teaching.projection import METHODS, feature_space
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 CHANNELS = 16
 

@@ -16,6 +16,7 @@ from pages.common import (
     predictor,
     predictor_in_use,
     runs,
+    through_app_navigation,
     weights_badge,
 )
 from tl_core.errors import DigitLabError
@@ -24,6 +25,8 @@ from tl_core.pipeline.handwriting import class_entries, load_handwriting
 from tl_core.pipeline.images import mosaic
 from tl_core.pipeline.people import CREDIT
 from tl_core.serving.export import USAGE, keras_bytes, tflite_bytes
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 MAX_SHOWN = 40
 LAST_CELL = "last_confusion_cell"  # session key: the cell clicked last, so a click picks once

@@ -15,6 +15,7 @@ from pages.common import (
     parameter_counts,
     passcode_box,
     server_job,
+    through_app_navigation,
 )
 from tl_core.config import BOTTLENECKS, POOLINGS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
@@ -25,6 +26,8 @@ from tl_core.pipeline.train import Speed, estimate_seconds, measure_speed
 from tl_core.pipeline.weights import RANDOM_LABEL, pretrained_label_here
 from tl_core.serving.hosting import hosting_limits
 from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
+
+through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 WEIGHTS = {"pretrained": "Pretrained (transfer learning)", "random": "Random (no pretraining)"}
 POOLING_NAMES = {"average": "Average per channel", "flatten": "Flatten every position"}

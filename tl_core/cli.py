@@ -121,9 +121,15 @@ def _parser() -> argparse.ArgumentParser:
 
     classload = commands.add_parser(
         "classload",
-        help="N students draw at once on the real app in Chromium (needs requirements-dev)",
+        help="N students draw at once on the real app, in Chromium or at the protocol level",
     )
     classload.add_argument("--students", type=int, default=8)
+    classload.add_argument(
+        "--protocol",
+        action="store_true",
+        help="speak Streamlit's websocket protocol, no browsers (default: Chromium pages, "
+        "which need requirements-dev)",
+    )
     classload.add_argument("--rounds", type=int, default=5, help="drawings per student")
     classload.add_argument(
         "--while-training", action="store_true", help="a teacher trains meanwhile"
@@ -376,11 +382,15 @@ def _classload(args: argparse.Namespace) -> int:
     from tl_core.files import write_json
     from tl_core.pipeline.runs import latest_complete_run, resolve_runs_dir
     from tl_core.tools.classload import format_class_load, run_class_load
+    from tl_core.tools.classsim import run_protocol_load, summary_line
 
     if latest_complete_run(resolve_runs_dir(None)) is None:
         raise DigitLabError("There is no trained model yet: run `python -m tl_core train` first.")
-    result = run_class_load(args.students, args.rounds, args.while_training)
+    load = run_protocol_load if args.protocol else run_class_load
+    result = load(args.students, args.rounds, args.while_training)
     print(format_class_load(result))
+    if args.protocol:
+        print(summary_line(result))
     if args.json:
         write_json(args.json, result)
     return 0

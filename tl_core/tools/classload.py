@@ -137,14 +137,14 @@ async def _class(
             await _answer_time(page, await _draw(page))
         await asyncio.sleep(LOOK_AT_THE_ANSWER_S)
         teacher = await _start_training(browser, url) if while_training else None
-        cpu_before, started = _cpu_seconds(pid), time.monotonic()
+        cpu_before, started = cpu_seconds(pid), time.monotonic()
         answers = []
         for _ in range(rounds):
             answers += await asyncio.gather(
                 *(_draw_and_wait(page) for page in pages), return_exceptions=True
             )
             await asyncio.sleep(LOOK_AT_THE_ANSWER_S)
-        wall, cpu = time.monotonic() - started, _cpu_seconds(pid) - cpu_before
+        wall, cpu = time.monotonic() - started, cpu_seconds(pid) - cpu_before
         training_state = await _stop_training(teacher) if teacher else None
         await browser.close()
     latencies = [answer for answer in answers if isinstance(answer, float)]
@@ -157,8 +157,8 @@ async def _class(
         "drawings": drawings,
         "answered": len(latencies),
         "errors": drawings - len(latencies),
-        "answer_p50_s": _percentile(latencies, 50),
-        "answer_p95_s": _percentile(latencies, 95),
+        "answer_p50_s": percentile(latencies, 50),
+        "answer_p95_s": percentile(latencies, 95),
         "answer_max_s": round(max(latencies), 3) if latencies else None,
         "server_cpu_s_per_drawing": round(cpu / drawings, 3),
         "server_cpu_s": round(cpu, 2),  # while the drawings were answered, training too
@@ -255,7 +255,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -267,7 +267,7 @@ def peak_rss_mb(pid: int) -> float:
     return round(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024, 1)
 
 
-def _percentile(values: list[float], percent: int) -> float | None:
+def percentile(values: list[float], percent: int) -> float | None:
     if not values:
         return None
     if len(values) == 1:

@@ -43,6 +43,7 @@ MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Resul
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
 PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passcode_box)
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
+THROUGH_APP = "through_app_navigation"  # session key: this session's runs go through app.py
 SHOWN = "job_shown_{}"  # session key: the result of a kind of heavy job this tab has drawn
 NO_MODEL_YET = "There is no trained model yet: train one on the Train page, then come back."
 
@@ -56,16 +57,20 @@ def through_app_navigation() -> None:
     request straight to a page's URL (say `/draw`) runs that page file alone, under an
     automatic listing of the folder ("common" included). Such a run switches the old mode
     off and reruns: the rerun goes through `app.py`, whose navigation picks the same page by
-    its URL (page hashes are the URL's). The check is made on every run, by the listing the
-    run is under: when a class opens the link at once on a fresh server, all their first
-    runs start in the old mode, and a check made once per process (at import) reran only
-    the first and left the others an empty page (found by the protocol-level class load).
+    its URL (page hashes are the URL's). The check is made per session, on its first run,
+    by the listing that run is under: when a class opens the link at once on a fresh server,
+    all their first runs start in the old mode, and a check made once per process (at
+    import) reran only the first and left the others an empty page (found by the
+    protocol-level class load). Later runs are never rerun here, so no click is lost.
     """
     PagesManager.uses_pages_directory = False
+    if st.session_state.get(THROUGH_APP):
+        return
     context = get_script_run_ctx()
     listing = context.pages_manager.get_pages().values() if context is not None else []
     if any(Path(page["script_path"]).name == Path(__file__).name for page in listing):
         st.rerun()
+    st.session_state[THROUGH_APP] = True
 
 
 def _keep_the_keras_session() -> None:

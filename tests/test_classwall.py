@@ -98,7 +98,7 @@ def test_the_class_page_shows_the_counts_and_hides_teacher_controls_from_student
 
 def test_right_or_i_meant_saves_the_drawing_once_with_the_guess(trained_run: Run) -> None:
     app = draw_a_seven()
-    assert "anonymously" in texts(app) and not class_entries()  # nothing without the tap
+    assert "with no name" in texts(app) and not class_entries()  # nothing without the tap
     guess = int(app.metric[0].value)
     app.button(key="answer_right").click().run()
     assert not app.exception, app.exception

@@ -97,10 +97,14 @@ def thumbnails(
             st.columns(PER_ROW), shown[start_at : start_at + PER_ROW], strict=False
         ):
             if explained_by is None:
-                column.image(digit, width=64)
+                column.image(digit, width=64, alt=entry.sentence())
             else:
                 sha = explained_by.status.get("model_sha256", "")
-                column.image(heat_map(str(explained_by.path), sha, digit), width=96)
+                column.image(
+                    heat_map(str(explained_by.path), sha, digit),
+                    width=96,
+                    alt=entry.sentence() + " Coloured by what led the network to its guess.",
+                )
             column.markdown(verdict(entry))
             if teacher and column.button(
                 "Remove",

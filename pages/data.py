@@ -22,7 +22,12 @@ st.caption(
 
 st.subheader("Samples, one row per digit")
 grid = mosaic(first_of_each_digit(data.x_train, data.y_train, PER_DIGIT), PER_DIGIT)
-st.image(grid, width=grid.shape[1] * ZOOM, clamp=True)
+st.image(
+    grid,
+    width=grid.shape[1] * ZOOM,
+    clamp=True,
+    alt=f"{PER_DIGIT} training digits of each digit, 0 to 9, one row per digit.",
+)
 
 st.subheader("Augmentation preview")
 st.markdown(
@@ -58,4 +63,9 @@ for tab, (x, y) in zip(
     changed = augment(originals, ranges, seed=int(seed))
     tab.markdown("**before** (top) and **after** (bottom)")
     sheet = mosaic(np.concatenate([originals, changed]), 10)
-    tab.image(sheet, width=sheet.shape[1] * ZOOM, clamp=True)
+    tab.image(
+        sheet,
+        width=sheet.shape[1] * ZOOM,
+        clamp=True,
+        alt="One digit of each kind, 0 to 9, as stored (top row) and augmented (bottom row).",
+    )

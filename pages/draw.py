@@ -35,6 +35,8 @@ PROBABILITY_BARS = {
         "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]}},
     },
 }
+# Read by screen readers, not drawn: the usual "visually hidden" style.
+OFF_SCREEN = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);margin:0"
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
 ANSWERED = "answered_drawing"  # session key: (checksum of the drawing answered, what was saved)
 
@@ -93,7 +95,7 @@ def why(run: Run, prediction: Prediction) -> None:
     model = explainer(str(run.path), run.status.get("model_sha256", ""))
     explanation = model.explain(prediction.digit_image, prediction.probabilities)
     st.markdown(f"**Why {prediction.digit}?**")
-    st.image(heat_image(explanation, prediction.digit_image), width=168)
+    st.image(heat_image(explanation, prediction.digit_image), width=168, alt=explanation.sentence())
     st.caption(explanation.sentence())
 
 
@@ -106,6 +108,8 @@ def guess(prediction: Prediction, run: Run) -> None:
         f"{prediction.confidence:.0%} sure",
         delta_color="off",
     )
+    # Read out by a screen reader whenever the guess changes; the bars below say the same.
+    st.html(f'<p role="status" aria-live="polite" style="{OFF_SCREEN}">{prediction.sentence()}</p>')
     answer_buttons(prediction)
     if not prediction.is_confident:
         st.warning(
@@ -115,7 +119,8 @@ def guess(prediction: Prediction, run: Run) -> None:
     probabilities = pd.DataFrame(
         {"digit": [str(d) for d in range(10)], "probability": prediction.probabilities}
     )
-    st.vega_lite_chart(probabilities, PROBABILITY_BARS, height=220)
+    bars = {**PROBABILITY_BARS, "description": prediction.sentence()}  # its text alternative
+    st.vega_lite_chart(probabilities, bars, height=220)
     st.caption(
         "Probabilities: "
         + " · ".join(f"{digit}: {p:.0%}" for digit, p in enumerate(prediction.probabilities))
@@ -128,11 +133,15 @@ def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: in
     """The preparation every training digit took, applied to this drawing."""
     st.markdown("**What the network sees**: every training digit took the same steps")
     steps = st.columns(4)
-    steps[0].image(image, caption=f"your {source}", width=110)
-    steps[1].image(prediction.digit_image, caption="cut out, 20x20 box, centred (28x28)", width=110)
+    steps[0].image(image, caption=f"your {source}", width=110, alt=f"Your {source}.")
     straight, model_input = previews(prediction.digit_image, size)
-    steps[2].image(straight, caption="slant straightened", width=110)
-    steps[3].image(model_input, caption=f"VGG16 input, {size}x{size}", width=110)
+    shown = [
+        (prediction.digit_image, "cut out, 20x20 box, centred (28x28)"),
+        (straight, "slant straightened"),
+        (model_input, f"VGG16 input, {size}x{size}"),
+    ]
+    for column, (picture, caption) in zip(steps[1:], shown, strict=True):
+        column.image(picture, caption=caption, width=110, alt=f"Your drawing, {caption}.")
 
 
 @st.fragment

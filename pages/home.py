@@ -84,7 +84,7 @@ if address is None:
     )
 else:
     qr, words = st.columns([1, 3])
-    qr.image(qr_png(address), width=180)
+    qr.image(qr_png(address), width=180, alt=f"A QR code that opens {address}.")
     words.markdown(f"Open **{address}** on a phone or laptop, or scan the code.")
     words.caption("The address this server listens on; the devices must be on the same network.")
 who_teaches()

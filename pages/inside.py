@@ -64,7 +64,7 @@ if source == "a test digit":
     digit = data.x_test[int(index)]
 else:
     digit = drawn
-st.image(digit, caption="the digit (28x28)", width=84)
+st.image(digit, caption="the digit (28x28)", width=84, alt="The digit the maps below come from.")
 
 st.subheader("Feature maps after each block")
 st.markdown(
@@ -80,6 +80,8 @@ for block, maps in zip(BLOCKS, feature_maps(blocks, digit), strict=False):
         sheet,
         caption=f"{block}: {maps.shape[0]}x{maps.shape[1]} maps, {maps.shape[2]} channels",
         width=sheet.shape[1] * scale,
+        alt=f"The {CHANNELS} feature maps of {block} that this digit excites most, bright "
+        "where a channel responds.",
     )
 
 st.subheader("The first layer's 64 filters")
@@ -94,7 +96,11 @@ else:
         f"left them ({run.status.get('weights')}): edge detectors and colour blobs."
     )
 filters = np.repeat(np.repeat(first_layer_filters(predictor.model), 8, axis=1), 8, axis=2)
-st.image(mosaic(filters, 16), width=16 * 26)
+st.image(
+    mosaic(filters, 16),
+    width=16 * 26,
+    alt="The 64 colour filters of the first layer, 3x3 pixels each, in a grid of 16 by 4.",
+)
 
 st.subheader("The feature space")
 st.markdown(
@@ -119,12 +125,19 @@ if dims == 2:
         .mark_circle(size=50)
         .encode(x="x:Q", y="y:Q", color="label:N", tooltip=["label", "kind", "image"])
     )
-    yours = (
-        alt.Chart(table[table["kind"] == "your drawing"])
-        .mark_point(shape="diamond", size=300, filled=True, color="black")
-        .encode(x="x:Q", y="y:Q", tooltip=["kind", "image"])
+    described = (
+        f"{count} test digits' features squeezed to 2 dimensions by {method}, coloured by "
+        "digit: digits of one kind land near each other."
     )
-    st.altair_chart((points + yours).interactive(), width="stretch")
+    chart = points
+    if drawn is not None:  # an empty layer would be an unlabelled graphic to a screen reader
+        yours = (
+            alt.Chart(table[table["kind"] == "your drawing"])
+            .mark_point(shape="diamond", size=300, filled=True, color="black")
+            .encode(x="x:Q", y="y:Q", tooltip=["kind", "image"])
+        )
+        chart, described = points + yours, described + " Your drawing is the black diamond."
+    st.altair_chart(chart.properties(description=described).interactive(), width="stretch")
 else:
     figure = px.scatter_3d(
         table, x="x", y="y", z="z", color="label", symbol="kind", hover_data=["kind"]

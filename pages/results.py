@@ -182,6 +182,7 @@ else:
         width=600,
         clamp=True,
         caption=f"{len(indices)} test digit(s) {true_digit} guessed as {guess}",
+        alt=f"{len(indices)} test digits {true_digit} that the network read as {guess}.",
     )
     st.dataframe(
         pd.DataFrame(result.probabilities[indices].round(3), columns=[str(d) for d in range(10)]),

@@ -419,3 +419,68 @@ def test_two_students_answer_and_the_class_wall_shows_both_drawings(
     print(f"the wall showed both drawings {waited:.1f} s after the second answer")
     assert waited < 6  # the wall refreshes every 2 s
     shoot(projector, "8-class-wall")
+
+
+AXE = ROOT / "tests" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]  # the rules schools are held to
+PATHS = dict(
+    zip(
+        NAVIGATION,
+        ["", "data", "train", "draw", "results", "compare", "inside", "classroom"],
+        strict=True,
+    )
+)
+
+
+def settled(page: Page) -> None:
+    """Wait until the page's script has finished and its charts have drawn."""
+    expect(page.get_by_test_id("stMain")).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(500)
+    expect(page.get_by_text(re.compile("^Running"))).to_have_count(0, timeout=60_000)
+    page.wait_for_timeout(1500)
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A and AA violations on the page as it is."""
+    assert AXE.exists(), "axe-core is missing: run `npm ci --prefix tests` (.ci/run does)"
+    page.add_script_tag(path=str(AXE))
+    rules = json.dumps({"runOnly": {"type": "tag", "values": WCAG_A_AA}})
+    result = page.evaluate(f"axe.run(document, {rules})")
+    return [
+        f"{violation['id']} ({violation['impact']}): {node['html'][:150]}"
+        for violation in result["violations"]
+        if violation["impact"] in ("serious", "critical")
+        for node in violation["nodes"]
+    ]
+
+
+def test_every_page_passes_axe_core_on_first_request_after_navigation_and_after_a_guess(
+    trained_run: Run, app: App, page: Page
+) -> None:
+    found = {}
+    for name, path in PATHS.items():
+        page.goto(f"{app.url}/{path}")
+        settled(page)
+        found[f"{name}, first request"] = serious_violations(page)
+    page.goto(app.url)
+    settled(page)
+    for name in NAVIGATION[1:]:  # through the sidebar, as a student moves between pages
+        page.get_by_test_id("stSidebarNavLink").filter(has_text=name).click()
+        page.wait_for_url(re.compile(f"/{PATHS[name]}$"))
+        settled(page)
+        found[f"{name}, after navigation"] = serious_violations(page)
+    page.goto(f"{app.url}/draw")
+    draw_seven(page)
+    expect(page.get_by_text(re.compile(r"^Why \d\?$"))).to_be_visible(timeout=60_000)
+    status = page.get_by_role("status").filter(has_text="The network says")
+    expect(status).to_have_text(re.compile(r"^The network says \d, \d+% sure; next \d at \d+%\.$"))
+    found["Draw, after a guess and its explanation"] = serious_violations(page)
+    page.get_by_role("button", name=re.compile(r"Right, it is a \d")).click()
+    expect(page.get_by_text("On the class wall")).to_be_visible(timeout=30_000)
+    for name in ("Class", "Inside"):  # the wall with a drawing; the maps of the drawing
+        page.goto(f"{app.url}/{PATHS[name]}")
+        settled(page)
+        found[f"{name}, with a student's drawing"] = serious_violations(page)
+    (SHOTS / "axe.json").write_text(json.dumps(found, indent=2))
+    failing = {view: problems for view, problems in found.items() if problems}
+    assert not failing, json.dumps(failing, indent=2)

@@ -53,6 +53,14 @@ class Entry:
     def is_right(self) -> bool | None:
         return None if self.guess is None else self.guess == self.label
 
+    def sentence(self) -> str:
+        """The drawing in words, the wall's text alternative for its image."""
+        if self.guess is None:
+            return f"A drawing of a {self.label}."
+        sure = f", {self.confidence:.0%} sure" if self.confidence is not None else ""
+        verdict = "right" if self.is_right else "wrong"
+        return f"A drawing of a {self.label}, read as {self.guess}{sure}: {verdict}."
+
 
 def parse_name(name: str) -> Entry | None:
     """The entry a file name describes, or None for a name that is not a saved drawing."""

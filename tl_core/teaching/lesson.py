@@ -45,3 +45,19 @@ def lesson_plan(last_training_s: float | None = None) -> list[LessonStep]:
                    "model on drawings it never trained on, and on MNIST.",
                    "It adapted to us: did it forget what it knew?"),
     ]  # fmt: skip
+
+
+CURVE_NAMES = {
+    "accuracy": "training accuracy",
+    "val_accuracy": "validation accuracy",
+    "loss": "training loss",
+    "val_loss": "validation loss",
+}
+
+
+def curves_sentence(history: list[dict[str, float]], names: tuple[str, ...]) -> str:
+    """A chart of training curves in words, its text alternative for a screen reader:
+    where each curve started and where it ended."""
+    first, last = history[0], history[-1]
+    parts = [f"{CURVE_NAMES[name]} from {first[name]:.3f} to {last[name]:.3f}" for name in names]
+    return f"Epochs {first['epoch']} to {last['epoch']}: " + "; ".join(parts) + "."

@@ -1,8 +1,14 @@
 # Digit Lab in a container: `docker build -t digit-lab .` then
 # `docker run -p 8501:8501 -v digit-lab-data:/data -e DIGITLAB_JOIN_URL=http://<host>:8501 digit-lab`
 # (see the README).
-FROM python:3.11-slim
+# BASE: any Debian-like image whose `python` and `pip` are Python 3.11 (the tests build on one
+# made locally with mmdebstrap, tests/test_container.py: no image registry is needed).
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
+# PIP_OPTIONS: extra pip options, e.g. "--no-index --find-links /wheels" to install from a
+# wheelhouse mounted into the build (podman build --volume DIR:/wheels:ro).
+ARG PIP_OPTIONS=""
 # Build with --build-arg PREFETCH=1 on a machine with internet: the ImageNet weights and the
 # full MNIST are then baked into the image, so a classroom container never downloads.
 ARG PREFETCH=0
@@ -21,7 +27,7 @@ RUN useradd --create-home --uid 1000 digitlab \
 
 WORKDIR /app
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install $PIP_OPTIONS -r requirements.txt
 COPY --chown=digitlab:digitlab app.py ./
 # The settings only: a teacher's .streamlit/secrets.toml (the passcode) never goes in the image.
 COPY --chown=digitlab:digitlab .streamlit/config.toml ./.streamlit/config.toml

@@ -21,6 +21,8 @@ from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
 from tl_core.pipeline.features import FeatureCache
 from tl_core.pipeline.runs import Run
 
+pytest_plugins = ["containers"]  # the podman engine and the image, for -k container / cluster
+
 
 def pytest_report_header() -> str:
     """This machine's float32 matmul rate, so a session's times can be judged (the README's

@@ -1,0 +1,128 @@
+"""A class per container: `deploy/kubernetes/class.yaml`, rendered for two classes and played
+with `podman kube play` (the Secret, the volume claim and the Deployment: podman has no
+Service or Ingress, so each pod's port is published on 127.0.0.1 for the test, and those two
+are checked as text). Both classes answer a drawing; a drawing saved in one never appears in
+the other; each gets its own passcode from its Secret.
+"""
+
+import asyncio
+import base64
+import json
+import re
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from string import Template
+
+import pytest
+from containers import draw, draw_and_say_right, podman
+
+from tl_core.tools.classload import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "deploy" / "kubernetes" / "class.yaml"
+PLAYED = ("Secret", "PersistentVolumeClaim", "Deployment")  # what podman kube play runs
+READY_WITHIN_S = 180
+PASSCODE_ENV = "DIGITLAB_TEACHER_PASSCODE"
+
+pytestmark = pytest.mark.slow
+
+
+def render(school: str, image: str, passcode: str) -> str:
+    """The manifest for one class, as `envsubst` renders it (the README's command)."""
+    return Template(MANIFEST.read_text()).substitute(
+        CLASS=school, DOMAIN="digitlab.test", IMAGE=image, PASSCODE=passcode
+    )
+
+
+def documents(manifest: str) -> dict[str, str]:
+    """The manifest's documents by kind."""
+    parts = [part for part in manifest.split("\n---\n") if "kind:" in part]
+    return {re.search(r"^kind: (\w+)", part, re.M).group(1): part for part in parts}
+
+
+def test_the_manifest_routes_a_student_to_one_pod_and_probes_the_health_endpoint() -> None:
+    kinds = documents(render("7a", "digit-lab:1", "owl"))
+    assert set(kinds) == {*PLAYED, "Service", "Ingress"}
+    ingress, service, deployment = kinds["Ingress"], kinds["Service"], kinds["Deployment"]
+    assert "nginx.ingress.kubernetes.io/affinity: cookie" in ingress
+    assert "host: 7a.digitlab.test" in ingress and "name: digit-lab-7a" in ingress
+    assert "sessionAffinity: ClientIP" in service
+    assert 'selector: {app: digit-lab, class: "7a"}' in service
+    assert "replicas: 1" in deployment and "claimName: digit-lab-7a-data" in deployment
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert re.search(rf"{probe}:.*?\n\s+httpGet: {{path: /_stcore/health", deployment, re.S)
+    assert "secretKeyRef: {name: digit-lab-7a-passcode, key: passcode}" in deployment
+
+
+def play(engine: dict[str, str], manifest: str, folder: Path, name: str, port: int) -> Path:
+    """`podman kube play` of the documents podman runs, the pod's port on 127.0.0.1:port.
+
+    Podman 4.3 (Debian 12) stores a played Secret as its YAML but reads a secretKeyRef as
+    a JSON map of base64 values (a Secret's `data`), so the test makes the Secret that way,
+    with the manifest's own name and value.
+    """
+    kinds = documents(manifest)
+    secret_name = re.search(r"^  name: (\S+)", kinds["Secret"], re.M).group(1)
+    passcode = re.search(r'^  passcode: "(.*)"$', kinds["Secret"], re.M).group(1)
+    secret = {"passcode": base64.b64encode(passcode.encode()).decode()}
+    subprocess.run(["podman", "secret", "rm", secret_name], env=engine, capture_output=True)
+    podman(engine, "secret", "create", secret_name, "-", stdin=json.dumps(secret))
+    played = "\n---\n".join(kinds[kind] for kind in PLAYED[1:]).replace(
+        "{name: http, containerPort: 8501}",
+        f"{{name: http, containerPort: 8501, hostIP: 127.0.0.1, hostPort: {port}}}",
+    )
+    path = folder / f"{name}.yaml"
+    path.write_text(played)
+    podman(engine, "kube", "play", "--replace", str(path), timeout=300)
+    return path
+
+
+def ready(url: str) -> None:
+    deadline = time.monotonic() + READY_WITHIN_S
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=5).read() == b"ok":
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} never became healthy"
+            time.sleep(3)
+
+
+def container(engine: dict[str, str], school: str) -> str:
+    names = podman(engine, "ps", "--format", "{{.Names}}").split()
+    return next(name for name in names if name.startswith(f"digit-lab-{school}-pod"))
+
+
+def test_two_classes_side_by_side_each_answer_and_never_see_the_others_drawings(
+    engine: dict[str, str], image: str, tmp_path: Path
+) -> None:
+    schools = {"7a": ("owl-7a", free_port()), "7b": ("fox-7b", free_port())}
+    played = []
+    try:
+        for school, (passcode, port) in schools.items():
+            played.append(play(engine, render(school, image, passcode), tmp_path, school, port))
+        for school, (passcode, port) in schools.items():
+            ready(f"http://127.0.0.1:{port}")
+            name = container(engine, school)
+            assert podman(engine, "exec", name, "printenv", PASSCODE_ENV) == passcode
+            tiny = ["--source", "embedded", "--per-class", "10", "--test-per-class", "5"]
+            podman(engine, "exec", name, "python", "-m", "tl_core", "train", *tiny, "--epochs", "1")
+        asyncio.run(draw_and_say_right(f"http://127.0.0.1:{schools['7a'][1]}"))
+
+        def saved(school: str) -> list[str]:
+            listing = ["sh", "-c", "ls /data/handwriting 2>/dev/null || true"]
+            return podman(engine, "exec", container(engine, school), *listing).split()
+
+        assert len(saved("7a")) == 1 and saved("7b") == []
+        assert 0 < asyncio.run(draw(f"http://127.0.0.1:{schools['7b'][1]}")) < 60
+        assert saved("7b") == []  # 7b answered a drawing of its own, nothing crossed
+    finally:
+        for path in played:
+            subprocess.run(["podman", "kube", "down", str(path)], env=engine, capture_output=True)
+        for school in schools:
+            subprocess.run(["podman", "volume", "rm", "-f", f"digit-lab-{school}-data"],
+                           env=engine, capture_output=True)  # fmt: skip
+            subprocess.run(["podman", "secret", "rm", f"digit-lab-{school}-passcode"],
+                           env=engine, capture_output=True)  # fmt: skip

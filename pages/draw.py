@@ -35,8 +35,10 @@ PROBABILITY_BARS = {
         "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]}},
     },
 }
-# Read by screen readers, not drawn: the usual "visually hidden" style.
-OFF_SCREEN = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);margin:0"
+# Read by screen readers, not drawn: the usual "visually hidden" style (st.html keeps a
+# class and a <style> block, not a style attribute).
+OFF_SCREEN = "digit-lab-screen-reader-only"
+OFF_SCREEN_STYLE = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)"
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
 ANSWERED = "answered_drawing"  # session key: (checksum of the drawing answered, what was saved)
 
@@ -108,8 +110,6 @@ def guess(prediction: Prediction, run: Run) -> None:
         f"{prediction.confidence:.0%} sure",
         delta_color="off",
     )
-    # Read out by a screen reader whenever the guess changes; the bars below say the same.
-    st.html(f'<p role="status" aria-live="polite" style="{OFF_SCREEN}">{prediction.sentence()}</p>')
     answer_buttons(prediction)
     if not prediction.is_confident:
         st.warning(
@@ -127,6 +127,12 @@ def guess(prediction: Prediction, run: Run) -> None:
     )
     st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
     why(run, prediction)
+    # Read out by a screen reader whenever the guess changes (last: on a phone, the space
+    # Streamlit keeps around every element would push the answer buttons down).
+    st.html(
+        f"<style>.{OFF_SCREEN} {{{OFF_SCREEN_STYLE}}}</style>"
+        f'<p class="{OFF_SCREEN}" role="status" aria-live="polite">{prediction.sentence()}</p>'
+    )
 
 
 def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: int) -> None:

@@ -155,7 +155,7 @@ def test_train_then_draw_a_digit_and_see_ten_probabilities(app: App, page: Page)
     released = time.perf_counter()
     expect(page.get_by_text(PROBABILITIES)).to_be_visible(timeout=30_000)
     timings["mouse_up_to_prediction_s"] = round(time.perf_counter() - released, 3)
-    expect(page.get_by_text("The network says")).to_be_visible()
+    expect(page.get_by_text("The network says", exact=True)).to_be_visible()
     expect(page.get_by_text(re.compile("^Orange marks the parts of your drawing"))).to_be_visible(
         timeout=30_000
     )  # why the network said so, under the guess

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -109,17 +110,57 @@ def run_class_load(
     students: int, rounds: int, while_training: bool = False, home: Path | None = None
 ) -> dict[str, Any]:
     """Drive `students` pages for `rounds` rounds; returns the figures (see the module)."""
+    return on_a_fresh_server(
+        lambda url, pid: _class(url, pid, students, rounds, while_training), home
+    )
+
+
+def on_a_fresh_server(
+    play: Callable[[str, int], Coroutine[Any, Any, dict[str, Any]]], home: Path | None
+) -> dict[str, Any]:
+    """Start `streamlit run app.py` (with `home` as its DIGITLAB_HOME, if given), run the
+    class `play(url, server_pid)` against it, and add the server's peak memory."""
     port = free_port()
     env = {**os.environ, **({"DIGITLAB_HOME": str(home)} if home else {})}
     server = start_server(port, env)
     try:
-        result = asyncio.run(
-            _class(f"http://127.0.0.1:{port}", server.pid, students, rounds, while_training)
-        )
+        result = asyncio.run(play(f"http://127.0.0.1:{port}", server.pid))
         return {**result, "server_peak_rss_mb": peak_rss_mb(server.pid)}
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def class_figures(
+    students: int,
+    rounds: int,
+    while_training: bool,
+    training_state: str | None,
+    answers: list[Any],
+    cpu: float,
+    wall: float,
+) -> dict[str, Any]:
+    """The figures of a class's rounds: `answers` holds each drawing's seconds, or the
+    exception that kept it from being answered; `cpu` and `wall` span the rounds."""
+    latencies = [answer for answer in answers if isinstance(answer, float)]
+    failures = sorted({str(answer) for answer in answers if isinstance(answer, BaseException)})
+    drawings = students * rounds
+    return {
+        "students": students,
+        "rounds": rounds,
+        "while_training": while_training,
+        "training_state": training_state,
+        "drawings": drawings,
+        "answered": len(latencies),
+        "errors": drawings - len(latencies),
+        "error_kinds": failures,
+        "answer_p50_s": percentile(latencies, 50),
+        "answer_p95_s": percentile(latencies, 95),
+        "answer_max_s": round(max(latencies), 3) if latencies else None,
+        "server_cpu_s_per_drawing": round(cpu / drawings, 4),
+        "server_cpu_s": round(cpu, 2),  # while the drawings were answered, training too
+        "wall_s": round(wall, 1),  # the same spans, on the clock
+    }
 
 
 async def _class(
@@ -147,23 +188,7 @@ async def _class(
         wall, cpu = time.monotonic() - started, cpu_seconds(pid) - cpu_before
         training_state = await _stop_training(teacher) if teacher else None
         await browser.close()
-    latencies = [answer for answer in answers if isinstance(answer, float)]
-    drawings = students * rounds
-    return {
-        "students": students,
-        "rounds": rounds,
-        "while_training": while_training,
-        "training_state": training_state,
-        "drawings": drawings,
-        "answered": len(latencies),
-        "errors": drawings - len(latencies),
-        "answer_p50_s": percentile(latencies, 50),
-        "answer_p95_s": percentile(latencies, 95),
-        "answer_max_s": round(max(latencies), 3) if latencies else None,
-        "server_cpu_s_per_drawing": round(cpu / drawings, 3),
-        "server_cpu_s": round(cpu, 2),  # while the drawings were answered, training too
-        "wall_s": round(wall, 1),  # the same spans, on the clock
-    }
+    return class_figures(students, rounds, while_training, training_state, answers, cpu, wall)
 
 
 def format_class_load(result: dict[str, Any]) -> str:

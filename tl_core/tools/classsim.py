@@ -18,9 +18,9 @@ import asyncio
 import base64
 import io
 import json
-import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,11 +34,9 @@ from websockets.typing import Subprotocol
 
 from tl_core.tools.classload import (
     LOOK_AT_THE_ANSWER_S,
+    class_figures,
     cpu_seconds,
-    free_port,
-    peak_rss_mb,
-    percentile,
-    start_server,
+    on_a_fresh_server,
 )
 
 CANVAS = "streamlit-drawable-canvas.streamlit_drawable_canvas"
@@ -160,20 +158,12 @@ def drawing_of_a_seven(student: int, round_: int) -> np.ndarray:
 
 
 def run_protocol_load(
-    students: int, rounds: int, while_training: bool = False, home: str | None = None
+    students: int, rounds: int, while_training: bool = False, home: Path | None = None
 ) -> dict[str, Any]:
     """Start a server, open `students` sessions on Draw, draw `rounds` times at once."""
-    port = free_port()
-    env = {**os.environ, **({"DIGITLAB_HOME": home} if home else {})}
-    server = start_server(port, env)
-    try:
-        result = asyncio.run(
-            _class(f"http://127.0.0.1:{port}", server.pid, students, rounds, while_training)
-        )
-        return {**result, "server_peak_rss_mb": peak_rss_mb(server.pid)}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return on_a_fresh_server(
+        lambda url, pid: _class(url, pid, students, rounds, while_training), home
+    )
 
 
 async def _class(
@@ -201,25 +191,7 @@ async def _class(
     training_state = await _stop_training(teacher) if teacher else None
     for session in sessions:
         await session.close()
-    latencies = [answer for answer in answers if isinstance(answer, float)]
-    failures = sorted({str(answer) for answer in answers if isinstance(answer, BaseException)})
-    drawings = students * rounds
-    return {
-        "students": students,
-        "rounds": rounds,
-        "while_training": while_training,
-        "training_state": training_state,
-        "drawings": drawings,
-        "answered": len(latencies),
-        "errors": drawings - len(latencies),
-        "error_kinds": failures,
-        "answer_p50_s": percentile(latencies, 50),
-        "answer_p95_s": percentile(latencies, 95),
-        "answer_max_s": round(max(latencies), 3) if latencies else None,
-        "server_cpu_s_per_drawing": round(cpu / drawings, 4),
-        "server_cpu_s": round(cpu, 2),
-        "wall_s": round(wall, 1),
-    }
+    return class_figures(students, rounds, while_training, training_state, answers, cpu, wall)
 
 
 def summary_line(result: dict[str, Any]) -> str:

@@ -52,7 +52,6 @@ class Element:
 
     id: str
     fragment_id: str
-    kind: str
     data_type: int = 0  # a number input's: int or float
 
 
@@ -124,7 +123,7 @@ class Session:
         name = getattr(proto, "label", "") or getattr(proto, "component_name", "")
         if name and getattr(proto, "id", ""):
             data_type = proto.data_type if kind == "number_input" else 0
-            self.elements[name] = Element(proto.id, delta.fragment_id, kind, data_type)
+            self.elements[name] = Element(proto.id, delta.fragment_id, data_type)
 
     async def draw(self, drawing: np.ndarray) -> float:
         """Send a canvas drawing as the component's new value; seconds to the run's end.

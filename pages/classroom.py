@@ -18,11 +18,13 @@ from pages.common import (
     predictor_in_use,
     progress,
     runs,
+    speak_the_session_language,
     start,
     start_button,
     through_app_navigation,
 )
 from tl_core.errors import DigitLabError
+from tl_core.i18n import N_, Text, _, number, percent
 from tl_core.pipeline.handwriting import (
     CLASS_SET_CAP,
     Entry,
@@ -43,6 +45,14 @@ ADAPT_JOB = "adapt"  # the kind of heavy job
 PER_ROW = 9
 REFRESH_S = 2.0
 DIGITS = [str(digit) for digit in range(10)]  # every axis shows all ten, drawn or not
+FIELD_TITLES = {  # the wall's chart fields, as their axes and tooltips name them
+    "digit": N_("digit"),
+    "accuracy": N_("accuracy"),
+    "drawings": N_("drawings"),
+    "right": N_("right"),
+    "meant": N_("meant"),
+    "guess": N_("guess"),
+}
 ACCURACY_BARS = {
     "mark": "bar",
     "encoding": {
@@ -63,20 +73,34 @@ CONFUSION_CELLS = {
         "x": {
             "field": "guess",
             "type": "ordinal",
-            "title": "the model read",
+            "title": N_("the model read"),
             "axis": {"labelAngle": 0},
             "scale": {"domain": DIGITS},
         },
         "y": {
             "field": "meant",
             "type": "ordinal",
-            "title": "the student meant",
+            "title": N_("the student meant"),
             "scale": {"domain": DIGITS},
         },
         "color": {"field": "drawings", "type": "quantitative", "legend": None},
         "tooltip": [{"field": "meant"}, {"field": "guess"}, {"field": "drawings"}],
     },
 }
+
+
+def translated(spec: dict) -> dict:
+    """A copy of a chart spec with its axis titles and tooltip titles in the reader's language."""
+    encoding = {}
+    for channel, field in spec["encoding"].items():
+        if channel == "tooltip":
+            field = [{**tip, "title": _(FIELD_TITLES[tip["field"]])} for tip in field]
+        elif "title" in field:
+            field = {**field, "title": _(field["title"])}
+        elif channel in ("x", "y"):
+            field = {**field, "title": _(FIELD_TITLES[field["field"]])}
+        encoding[channel] = field
+    return {**spec, "encoding": encoding}
 
 
 def thumbnails(
@@ -88,26 +112,34 @@ def thumbnails(
     that run's heat map (tl_core.teaching.explain)."""
     folder = handwriting_dir()
     shown = [(entry, read_digit(folder / entry.name)) for entry in entries]
-    unreadable = sum(digit is None for _, digit in shown)
+    unreadable = sum(digit is None for __, digit in shown)
     if unreadable:
-        st.warning(f"{unreadable} drawing(s) could not be read back and are skipped.")
+        st.warning(
+            _(
+                "{count} drawing(s) could not be read back and are skipped.",
+                count=number(unreadable),
+            )
+        )
     shown = [(entry, digit) for entry, digit in shown if digit is not None]
     for start_at in range(0, len(shown), PER_ROW):
         for column, (entry, digit) in zip(
             st.columns(PER_ROW), shown[start_at : start_at + PER_ROW], strict=False
         ):
             if explained_by is None:
-                column.image(digit, width=64, alt=entry.sentence())
+                column.image(digit, width=64, alt=str(entry.sentence()))
             else:
                 sha = explained_by.status.get("model_sha256", "")
                 column.image(
                     heat_map(str(explained_by.path), sha, digit),
                     width=96,
-                    alt=entry.sentence() + " Coloured by what led the network to its guess.",
+                    alt=_(
+                        "{drawing} Coloured by what led the network to its guess.",
+                        drawing=str(entry.sentence()),
+                    ),
                 )
             column.markdown(verdict(entry))
             if teacher and column.button(
-                "Remove",
+                _("Remove"),
                 key=f"remove_{where}_{entry.name}",
                 icon=":material/delete:",
                 type="tertiary",
@@ -119,76 +151,121 @@ def thumbnails(
 def verdict(entry: Entry) -> str:
     """A tick or a cross, the guess and its confidence (and what was meant, if wrong)."""
     if entry.guess is None:
-        return f"meant **{entry.label}**"
-    sure = f" · {entry.confidence:.0%}" if entry.confidence is not None else ""
+        return _("meant **{digit}**", digit=entry.label)
+    sure = f" · {percent(entry.confidence)}" if entry.confidence is not None else ""
     if entry.is_right:
         return f":green[:material/check:] **{entry.guess}**{sure}"
-    return f":red[:material/close:] **{entry.guess}**{sure} (meant {entry.label})"
+    return _(
+        ":red[:material/close:] **{guess}**{sure} (meant {digit})",
+        guess=entry.guess,
+        sure=sure,
+        digit=entry.label,
+    )
 
 
 @st.fragment(run_every=REFRESH_S)
 def wall() -> None:
     """The live part: counts, per-digit accuracy, confusions and the newest drawings."""
+    speak_the_session_language()  # a fragment's own rerun runs without app.py
     entries = class_entries()
     summary = summarise(entries)
-    st.subheader(summary.sentence)
+    st.subheader(str(summary.sentence))
     if not entries:
         return
     left, right = st.columns(2)
     with left:
-        st.markdown("**Read right, per digit meant**")
-        st.vega_lite_chart(summary.per_digit(), ACCURACY_BARS, height=260)
+        st.markdown(_("**Read right, per digit meant**"))
+        st.vega_lite_chart(summary.per_digit(), translated(ACCURACY_BARS), height=260)
     with right:
-        st.markdown("**What it read, for what we meant** (click a square to see those)")
+        st.markdown(_("**What it read, for what we meant** (click a square to see those)"))
         event = st.vega_lite_chart(
-            summary.confusions(), CONFUSION_CELLS, height=260, on_select="rerun", key="cells"
+            summary.confusions(),
+            translated(CONFUSION_CELLS),
+            height=260,
+            on_select="rerun",
+            key="cells",
         )
     confused = summary.most_confused()
     if confused:
-        st.caption("Confused most: " + " · ".join(f"{m} read as {g} ({n})" for m, g, n in confused))
+        pairs = " · ".join(
+            _("{meant} read as {guess} ({count})", meant=m, guess=g, count=number(n))
+            for m, g, n in confused
+        )
+        st.caption(_("Confused most: {pairs}", pairs=pairs))
     teacher = may_control_training()
     chosen = (event["selection"].get("cell") or [None])[0] if event else None
     if chosen:
         meant, guess = int(chosen["meant"]), int(chosen["guess"])
         cell = in_cell(entries, meant, guess)
-        st.markdown(f"**{len(cell)} drawing(s) meant as {meant}, read as {guess}**")
+        st.markdown(
+            _(
+                "**{count} drawing(s) meant as {meant}, read as {guess}**",
+                count=number(len(cell)),
+                meant=meant,
+                guess=guess,
+            )
+        )
         # the model loaded first: a damaged model file is a sentence here, not a traceback
-        run, _ = predictor_in_use() if meant != guess else (None, None)
+        run = predictor_in_use()[0] if meant != guess else None
         if run is not None:
             st.caption(
-                f"Why, by the model in use ({run.name}): orange marks the strokes that pushed "
-                "it toward its guess, blue those that pointed to its second choice."
+                _(
+                    "Why, by the model in use ({run}): orange marks the strokes that pushed "
+                    "it toward its guess, blue those that pointed to its second choice.",
+                    run=run.name,
+                )
             )
         thumbnails(cell[:WALL_SIZE], teacher, "cell", explained_by=run)
-    st.markdown(f"**The newest {min(WALL_SIZE, len(entries))} of {len(entries)} drawings**")
+    st.markdown(
+        _(
+            "**The newest {shown} of {count} drawings**",
+            shown=number(min(WALL_SIZE, len(entries))),
+            count=number(len(entries)),
+        )
+    )
     thumbnails(entries[:WALL_SIZE], teacher, "newest")
 
 
 def adaptation_result(adaptation: Adaptation) -> None:
     """Old and new model side by side, and the teacher's choice to use the new one."""
     st.markdown(
-        f"Adapted from **{adaptation.source}** in {adaptation.seconds:.0f} s, trained on "
-        f"{len(adaptation.trained_on)} of our drawings; {len(adaptation.held_out)} were held "
-        "out and never trained on."
+        _(
+            "Adapted from **{source}** in {seconds} s, trained on "
+            "{trained} of our drawings; {held} were held "
+            "out and never trained on.",
+            source=adaptation.source,
+            seconds=number(adaptation.seconds),
+            trained=number(len(adaptation.trained_on)),
+            held=number(len(adaptation.held_out)),
+        )
     )
     held, mnist = st.columns(2)
     for column, key, label in (
-        (held, "class", "Our held-out drawings"),
-        (mnist, "mnist", "MNIST test digits"),
+        (held, "class", _("Our held-out drawings")),
+        (mnist, "mnist", _("MNIST test digits")),
     ):
         before, after = adaptation.before[key], adaptation.after[key]
+        change = percent(after - before)
+        if not change.startswith("-"):  # a sign either way, as f"{x:+.0%}" wrote it
+            change = "+" + change
         column.metric(
-            label, f"{after:.0%}", f"{after - before:+.0%} (was {before:.0%})", delta_color="normal"
+            label,
+            percent(after),
+            _("{change} (was {before})", change=change, before=percent(before)),
+            delta_color="normal",
         )
     adopted = next((run for run in runs() if run.status.get("adaptation") == adaptation.id), None)
     if adopted is not None:
         st.success(
-            f"Saved as run {adopted.name}: the model in use on every screen, until a newer "
-            "run (or a student's own choice on Results).",
+            _(
+                "Saved as run {run}: the model in use on every screen, until a newer "
+                "run (or a student's own choice on Results).",
+                run=adopted.name,
+            ),
             icon=":material/check:",
         )
     elif may_control_training() and st.button(
-        "Use the adapted model", key="adopt", icon=":material/published_with_changes:"
+        _("Use the adapted model"), key="adopt", icon=":material/published_with_changes:"
     ):
         try:
             adopt(adaptation)
@@ -198,30 +275,37 @@ def adaptation_result(adaptation: Adaptation) -> None:
             st.rerun()
 
 
-st.title(":material/groups: Our class's drawings")
+st.title(_(":material/groups: Our class's drawings"))
 st.caption(
-    "Drawings that students chose to add on Draw (a tap on “right” or “I meant…”), newest "
-    f"first. No names are kept. The set keeps the newest {CLASS_SET_CAP:,} drawings: older "
-    "ones are removed first."
+    _(
+        "Drawings that students chose to add on Draw (a tap on “right” or “I meant…”), newest "
+        "first. No names are kept. The set keeps the newest {cap} drawings: older "
+        "ones are removed first.",
+        cap=number(CLASS_SET_CAP),
+    )
 )
 wall()
 
-st.subheader("Teach it our handwriting")
+st.subheader(_("Teach it our handwriting"))
 st.markdown(
-    "Transfer learning once more, with a data set made in this room: the model in use "
-    "trains a few more epochs on three in four of our drawings (mixed with MNIST digits, so "
-    "it keeps what it knew). The other quarter is held out, to test it fairly."
+    _(
+        "Transfer learning once more, with a data set made in this room: the model in use "
+        "trains a few more epochs on three in four of our drawings (mixed with MNIST digits, so "
+        "it keeps what it knew). The other quarter is held out, to test it fairly."
+    )
 )
 if not may_control_training():
     st.info(
-        "Only the teacher removes drawings, clears the set and teaches the model: enter the "
-        "passcode."
+        _(
+            "Only the teacher removes drawings, clears the set and teaches the model: enter the "
+            "passcode."
+        )
     )
     passcode_box()
 run = model_in_use()
 if run is None:
-    st.info(NO_MODEL_YET)
-elif start_button("Teach it our handwriting", "start_adapt"):
+    st.info(_(NO_MODEL_YET))
+elif start_button(_("Teach it our handwriting"), "start_adapt"):
     drawings = load_handwriting()
     try:
         check_enough(drawings)
@@ -230,7 +314,7 @@ elif start_button("Teach it our handwriting", "start_adapt"):
     else:
         start(
             ADAPT_JOB,
-            "Teaching it our handwriting",
+            Text("Teaching it our handwriting"),
             lambda report: adapt_to_class(run, drawings, report),
         )
 result = latest(ADAPT_JOB)
@@ -238,11 +322,13 @@ progress(ADAPT_JOB)
 if result is not None:
     adaptation_result(result)
 if may_control_training() and st.button(
-    "Clear the class set", key="clear_set", icon=":material/delete_sweep:"
+    _("Clear the class set"), key="clear_set", icon=":material/delete_sweep:"
 ):
     try:
-        st.toast(f"Removed {clear_handwriting()} drawings.")
+        st.toast(_("Removed {count} drawings.", count=number(clear_handwriting())))
     except OSError as error:  # a folder that can't be written
-        st.error(f"The class set could not be cleared ({error.strerror or error}).")
+        st.error(
+            _("The class set could not be cleared ({reason}).", reason=error.strerror or error)
+        )
     else:
         st.rerun()

@@ -22,6 +22,7 @@ from tl_core.quiet import quiet_native_log
 quiet_native_log()  # before TensorFlow loads: no native start-up log in the server's output
 
 from tl_core.errors import DigitLabError, NotAllowed
+from tl_core.i18n import LANGUAGES, N_, _, language_from_locale, use_language
 from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 from tl_core.serving.access import (
@@ -45,7 +46,27 @@ PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passc
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
 THROUGH_APP = "through_app_navigation"  # session key: this session's runs go through app.py
 SHOWN = "job_shown_{}"  # session key: the result of a kind of heavy job this tab has drawn
-NO_MODEL_YET = "There is no trained model yet: train one on the Train page, then come back."
+LANGUAGE = "language"  # session key (and the sidebar menu's): the language this tab reads
+NO_MODEL_YET = N_("There is no trained model yet: train one on the Train page, then come back.")
+
+
+def language_menu() -> None:
+    """The sidebar's language menu, for this session only; the browser's language is the
+    default. `app.py` draws it before the page, so every page and its titles follow it."""
+    st.session_state.setdefault(LANGUAGE, language_from_locale(st.context.locale))
+    use_language(st.session_state[LANGUAGE])
+    st.sidebar.selectbox(
+        _("Language"),
+        list(LANGUAGES),
+        format_func=LANGUAGES.get,
+        key=LANGUAGE,
+        on_change=lambda: use_language(st.session_state[LANGUAGE]),
+    )
+
+
+def speak_the_session_language() -> None:
+    """A fragment's rerun runs without `app.py`: it says its session's language itself."""
+    use_language(st.session_state.get(LANGUAGE, "en"))
 
 
 def through_app_navigation() -> None:
@@ -111,7 +132,7 @@ def who_teaches() -> None:
     """Home's line on who the teacher is, where no passcode makes it the server's computer
     (without starting the server's job: Home loads no TensorFlow)."""
     if teacher_passcode(_secrets()) is None:
-        st.caption(TEACHER_HERE)
+        st.caption(_(TEACHER_HERE))
 
 
 def may_control_training() -> bool:
@@ -125,13 +146,13 @@ def passcode_box() -> None:
     typed is copied to a plain session key, because Streamlit forgets a widget's value on
     pages that don't draw it, and the passcode must last."""
     if server_job().passcode is None:
-        st.caption(not_allowed(None))
+        st.caption(_(not_allowed(None)))
         return
 
     def remember() -> None:
         st.session_state[PASSCODE] = st.session_state[PASSCODE_FIELD]
 
-    st.text_input("Teacher passcode", type="password", key=PASSCODE_FIELD, on_change=remember)
+    st.text_input(_("Teacher passcode"), type="password", key=PASSCODE_FIELD, on_change=remember)
 
 
 def _secrets() -> dict:
@@ -152,20 +173,32 @@ def parameter_counts(
     return model_parameter_counts(input_size, head_units, bottleneck, pooling)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def predictor(run_path: str, model_sha256: str) -> "Predictor":
+    """The model of a run, with a spinner while it loads (its first use on this server)."""
+    with st.spinner(_("Loading the model…")):
+        return cached_predictor(run_path, model_sha256)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_predictor(run_path: str, model_sha256: str) -> "Predictor":
     """The model of a run, loaded once for everyone (the checksum keys a changed file)."""
     from tl_core.pipeline.predict import Predictor
 
     return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Preparing the explanation…")
 def explainer(run_path: str, model_sha256: str) -> "Explainer":
+    """The gradient of the model in use, with a spinner while it is first compiled."""
+    with st.spinner(_("Preparing the explanation…")):
+        return cached_explainer(run_path, model_sha256)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_explainer(run_path: str, model_sha256: str) -> "Explainer":
     """The gradient of the model in use, compiled once for everyone (tl_core.teaching.explain)."""
     from tl_core.teaching.explain import Explainer
 
-    return Explainer(predictor(run_path, model_sha256).model)
+    return Explainer(cached_predictor(run_path, model_sha256).model)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -174,8 +207,8 @@ def heat_map(run_path: str, model_sha256: str, digit: "np.ndarray") -> "np.ndarr
     misread drawings: each is explained once per model, not on every refresh)."""
     from tl_core.teaching.explain import heat_image
 
-    probabilities = predictor(run_path, model_sha256).probabilities(digit[None])[0]
-    explanation = explainer(run_path, model_sha256).explain(digit, probabilities)
+    probabilities = cached_predictor(run_path, model_sha256).probabilities(digit[None])[0]
+    explanation = cached_explainer(run_path, model_sha256).explain(digit, probabilities)
     return heat_image(explanation, digit)
 
 
@@ -184,11 +217,18 @@ def evaluation(run_path: str, model_sha256: str) -> "Evaluation":
     from tl_core.pipeline.evaluate import evaluate_run
 
     run = find(run_path)
-    return evaluate_run(run, predictor(run_path, model_sha256))
+    return evaluate_run(run, cached_predictor(run_path, model_sha256))
 
 
-@st.cache_data(max_entries=4, show_spinner="Loading MNIST…")
 def mnist(source: str = "auto") -> MnistData:
+    """MNIST, with a spinner while it is first read."""
+    with st.spinner(_("Loading MNIST…")):
+        return cached_mnist(source)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def cached_mnist(source: str = "auto") -> MnistData:
+    """MNIST read once per server (no spinner: for other cached functions)."""
     return load_mnist(source)
 
 
@@ -221,8 +261,13 @@ def predictor_in_use() -> tuple[Run, "Predictor"] | tuple[None, None]:
 
 
 def weights_badge(run: Run) -> str:
+    """The weights a run's base started from, in the reader's language; a warning sign where
+    they were random (not transfer learning)."""
+    from tl_core.pipeline.weights import label_text
+
     label = run.status.get("weights", "")
-    return f":material/warning: {label}" if "not transfer learning" in label else label
+    shown = str(label_text(label))
+    return f":material/warning: {shown}" if "not transfer learning" in label else shown
 
 
 def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> None:
@@ -237,12 +282,12 @@ def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> No
     frame = pd.DataFrame(history)
     for column, title, names in zip(
         st.columns(2),
-        ("Accuracy", "Loss"),
+        (_("Accuracy"), _("Loss")),
         (("accuracy", "val_accuracy"), ("loss", "val_loss")),
         strict=True,
     ):
         long = frame.melt("epoch", list(names), var_name="curve", value_name="value")
-        long["curve"] = long["curve"].map(CURVE_NAMES)
+        long["curve"] = long["curve"].map(lambda name: _(CURVE_NAMES[name]))
         column.markdown(f"**{title}**")
         column.vega_lite_chart(long, curve_spec(title, curves_sentence(history, names)))
 
@@ -253,7 +298,12 @@ def curve_spec(title: str, description: str) -> dict[str, Any]:
         "description": description,
         "mark": {"type": "line", "point": True},
         "encoding": {
-            "x": {"field": "epoch", "type": "quantitative", "axis": {"tickMinStep": 1}},
+            "x": {
+                "field": "epoch",
+                "type": "quantitative",
+                "title": _("epoch"),
+                "axis": {"tickMinStep": 1},
+            },
             "y": {"field": "value", "type": "quantitative", "title": title.lower()},
             "color": {
                 "field": "curve",
@@ -282,7 +332,7 @@ def start(kind: str, title: str, work: Any) -> None:
         st.error(str(error))
         return
     if not started:
-        st.warning(job.busy_message())
+        st.warning(str(job.busy_message()))
 
 
 @st.fragment(run_every=1.0)
@@ -292,6 +342,7 @@ def progress(kind: str) -> None:
     calls `latest` before this, so a full run never reruns itself."""
     from tl_core.serving.jobs import FAILED
 
+    speak_the_session_language()
     job = server_job()
     status = job.snapshot()
     if job.latest(kind) is not st.session_state.get(SHOWN.format(kind)):
@@ -299,12 +350,17 @@ def progress(kind: str) -> None:
     if status.is_active and status.kind == kind:
         step, total = status.phase_progress.get(kind, (0, 1))
         st.progress(min(step / max(total, 1), 1.0), text=f"{status.title}: {status.message}")
-        if may_control_training() and st.button("Stop", key=f"stop_{kind}", icon=":material/stop:"):
+        stop = may_control_training() and st.button(
+            _("Stop"), key=f"stop_{kind}", icon=":material/stop:"
+        )
+        if stop:
             job.stop(st.session_state.get(PASSCODE), on_this_computer())
     elif status.is_active:
-        st.caption(f"{status.title} is running on the server; this can start when it is done.")
+        st.caption(
+            _("{job} is running on the server; this can start when it is done.", job=status.title)
+        )
     elif status.kind == kind and status.state == FAILED:
-        st.error(status.error)
+        st.error(str(status.error))
 
 
 def latest(kind: str) -> Any:

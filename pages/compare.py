@@ -19,6 +19,7 @@ from pages.common import (
     through_app_navigation,
 )
 from tl_core.config import BOTTLENECKS
+from tl_core.i18n import N_, Text, _, number
 from tl_core.pipeline.model import bottleneck_shape
 from tl_core.serving.hosting import hosting_limits
 from tl_core.teaching.compare import (
@@ -32,8 +33,14 @@ from tl_core.teaching.compare import (
 through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
+SIZE_LABELS = {"all (400)": N_("all (400)")}  # the sizes shown in words; the others are numbers
 STRATEGIES_JOB, SWEEP_JOB, CUTS_JOB = "compare", "sweep", "cuts"  # kinds of heavy job
-SCORED_ON = {"test_accuracy": "MNIST test", "people_accuracy": "people's digits"}
+SCORED_ON = {"test_accuracy": N_("MNIST test"), "people_accuracy": N_("people's digits")}
+
+
+def strategy_label(key: str) -> str:
+    """A strategy's name, in the reader's language."""
+    return _(STRATEGIES[key])
 
 
 def within_limits(sizes: list[int]) -> list[int]:
@@ -46,48 +53,66 @@ def settings_row(key: str) -> CompareSettings:
     """The shared budget, as a row of widgets."""
     left, middle, right = st.columns(3)
     per_class = left.select_slider(
-        "Training digits per class", within_limits([10, 30, 100, 300]), 100, key=f"{key}_per_class"
+        _("Training digits per class"),
+        within_limits([10, 30, 100, 300]),
+        100,
+        key=f"{key}_per_class",
     )
-    epochs = middle.number_input("Epochs", 1, 30, 10, key=f"{key}_epochs")
+    epochs = middle.number_input(_("Epochs"), 1, 30, 10, key=f"{key}_epochs")
     right.caption(
-        "Same digits, augmentation and epochs for every strategy; validation is "
-        "on augmented test digits."
+        _(
+            "Same digits, augmentation and epochs for every strategy; validation is "
+            "on augmented test digits."
+        )
     )
     return CompareSettings(per_class=int(per_class), epochs=int(epochs))
 
 
-st.title(":material/compare_arrows: Compare ways to transfer")
+st.title(_(":material/compare_arrows: Compare ways to transfer"))
 st.markdown(
-    "Does pretraining on photos really help? Each strategy below trains on the **same** "
-    "digits with the same augmentation; the chart overlays their validation accuracy, epoch "
-    "by epoch, and the table scores each on MNIST and on **real people's digits**, written "
-    "by people no strategy trained on. Results are saved, so running the same settings "
-    "again is instant."
+    _(
+        "Does pretraining on photos really help? Each strategy below trains on the **same** "
+        "digits with the same augmentation; the chart overlays their validation accuracy, epoch "
+        "by epoch, and the table scores each on MNIST and on **real people's digits**, written "
+        "by people no strategy trained on. Results are saved, so running the same settings "
+        "again is instant."
+    )
 )
 if not may_control_training():
     st.info(
-        "Only the teacher starts these: each trains several networks on the server's "
-        "cores. When one is done, its results appear here, on every screen."
+        _(
+            "Only the teacher starts these: each trains several networks on the server's "
+            "cores. When one is done, its results appear here, on every screen."
+        )
     )
     passcode_box()
 
-st.subheader("1. Strategies, one chart")
+st.subheader(_("1. Strategies, one chart"))
 settings = settings_row("strategies")
 keys = st.multiselect(
-    "Strategies", list(STRATEGIES), list(STRATEGIES), format_func=STRATEGIES.get, key="keys"
+    _("Strategies"), list(STRATEGIES), list(STRATEGIES), format_func=strategy_label, key="keys"
 )
-if start_button("Run the comparison", "run_compare"):
+if start_button(_("Run the comparison"), "run_compare"):
     start(
-        STRATEGIES_JOB, f"Compare: {len(keys)} strategies", comparison_work(settings, tuple(keys))
+        STRATEGIES_JOB,
+        Text("Compare: {count} strategies", count=len(keys)),
+        comparison_work(settings, tuple(keys)),
     )
 results = latest(STRATEGIES_JOB) or []
 progress(STRATEGIES_JOB)
 for result in results:
     if not result.available:
-        st.warning(f"**{result.label}**: unavailable. {result.reason}", icon=":material/warning:")
+        st.warning(
+            _(
+                "**{strategy}**: unavailable. {reason}",
+                strategy=str(result.label),
+                reason=str(result.reason),
+            ),
+            icon=":material/warning:",
+        )
 curves = pd.DataFrame(
     [
-        {"strategy": r.label, "epoch": epoch, "validation accuracy": accuracy}
+        {"strategy": str(r.label), "epoch": epoch, "validation accuracy": accuracy}
         for r in results
         if r.available
         for epoch, accuracy in enumerate(r.val_accuracy, start=1)
@@ -97,19 +122,25 @@ if not curves.empty:
     st.altair_chart(
         alt.Chart(curves)
         .mark_line(point=True)
-        .encode(x="epoch:Q", y="validation accuracy:Q", color="strategy:N"),
+        .encode(
+            x=alt.X("epoch:Q", title=_("epoch")),
+            y=alt.Y("validation accuracy:Q", title=_("validation accuracy")),
+            color=alt.Color("strategy:N", title=_("strategy")),
+        ),
         width="stretch",
     )
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "strategy": r.label,
-                    "MNIST test": r.test_accuracy,
-                    "people's digits": r.people_accuracy,
-                    "drawn-digit set": r.drawn_accuracy,
-                    "seconds": r.seconds,
-                    "available": "yes" if r.available else "no: " + r.reason,
+                    _("strategy"): str(r.label),
+                    _("MNIST test"): r.test_accuracy,
+                    _("people's digits"): r.people_accuracy,
+                    _("drawn-digit set"): r.drawn_accuracy,
+                    _("seconds"): r.seconds,
+                    _("available"): (
+                        _("yes") if r.available else _("no: {reason}", reason=str(r.reason))
+                    ),
                 }
                 for r in results
             ]
@@ -117,79 +148,101 @@ if not curves.empty:
         hide_index=True,
     )
     st.caption(
-        "People's digits: written with a stylus by people no strategy trained on (UCI pen "
-        "digits). Drawn-digit set: made by this project to check the canvas path. The "
-        "develop-model strategy is tested on digits 5-9 only (its new task)."
+        _(
+            "People's digits: written with a stylus by people no strategy trained on (UCI pen "
+            "digits). Drawn-digit set: made by this project to check the canvas path. The "
+            "develop-model strategy is tested on digits 5-9 only (its new task)."
+        )
     )
 
-st.subheader("2. How much data do you need?")
+st.subheader(_("2. How much data do you need?"))
 allowed = [name for name in SIZES if SIZES[name] in within_limits(list(SIZES.values()))]
-sizes = st.multiselect("Digits per class", allowed, allowed[:4], key="sizes")
+sizes = st.multiselect(
+    _("Digits per class"),
+    allowed,
+    allowed[:4],
+    format_func=lambda size: _(SIZE_LABELS[size]) if size in SIZE_LABELS else size,
+    key="sizes",
+)
 sweep_keys = st.multiselect(
-    "Strategies to sweep",
+    _("Strategies to sweep"),
     list(STRATEGIES),
     ["pretrained", "random", "scratch"],
-    format_func=STRATEGIES.get,
+    format_func=strategy_label,
     key="sweep_keys",
 )
-if start_button("Run the sweep", "run_sweep"):
+if start_button(_("Run the sweep"), "run_sweep"):
     sizes_chosen = tuple(SIZES[size] for size in sizes)
     work = sweep_work(CompareSettings(), sizes_chosen, tuple(sweep_keys))
-    start(SWEEP_JOB, f"Data-size sweep: {len(sizes) * len(sweep_keys)} trainings", work)
+    title = Text("Data-size sweep: {count} trainings", count=len(sizes) * len(sweep_keys))
+    start(SWEEP_JOB, title, work)
 points = pd.DataFrame(latest(SWEEP_JOB) or [])
 progress(SWEEP_JOB)
 if not points.empty:
-    points["strategy"] = points["strategy"].map(STRATEGIES)
+    points["strategy"] = points["strategy"].map(strategy_label)
     measured = points.melt(
         id_vars=["strategy", "per_class"],
         value_vars=["test_accuracy", "people_accuracy"],
         var_name="scored on",
         value_name="accuracy",
     )
-    measured["scored on"] = measured["scored on"].map(SCORED_ON)
+    measured["scored on"] = measured["scored on"].map(lambda scored: _(SCORED_ON[scored]))
     st.altair_chart(
         alt.Chart(measured)
         .mark_line(point=True)
         .encode(
-            x=alt.X("per_class:Q", scale=alt.Scale(type="log"), title="digits per class"),
-            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(zero=False)),
-            color="strategy:N",
-            strokeDash="scored on:N",
-            tooltip=["strategy", "scored on", "per_class", "accuracy"],
+            x=alt.X("per_class:Q", scale=alt.Scale(type="log"), title=_("digits per class")),
+            y=alt.Y("accuracy:Q", title=_("accuracy"), scale=alt.Scale(zero=False)),
+            color=alt.Color("strategy:N", title=_("strategy")),
+            strokeDash=alt.StrokeDash("scored on:N", title=_("scored on")),
+            tooltip=[
+                alt.Tooltip("strategy:N", title=_("strategy")),
+                alt.Tooltip("scored on:N", title=_("scored on")),
+                alt.Tooltip("per_class:Q", title=_("digits per class")),
+                alt.Tooltip("accuracy:Q", title=_("accuracy")),
+            ],
         ),
         width="stretch",
     )
 
-st.subheader("3. Where to cut")
+st.subheader(_("3. Where to cut"))
 st.markdown(
-    "The head can sit on the output of block 3, 4 or 5. Lower layers are **general** "
-    "(edges, strokes: useful for digits too); upper layers are **specific** to the task "
-    "the base was trained on. With the edge-detection VGG16 (ImageNet, then edges), cutting "
-    "after block 4 read people's digits best when the defaults were chosen "
-    "(docs/choices.md); try it here with the weights this machine has."
+    _(
+        "The head can sit on the output of block 3, 4 or 5. Lower layers are **general** "
+        "(edges, strokes: useful for digits too); upper layers are **specific** to the task "
+        "the base was trained on. With the edge-detection VGG16 (ImageNet, then edges), cutting "
+        "after block 4 read people's digits best when the defaults were chosen "
+        "(docs/choices.md); try it here with the weights this machine has."
+    )
 )
 cut_columns = st.columns(len(BOTTLENECKS))
 for column, block in zip(cut_columns, BOTTLENECKS, strict=True):
     shape = bottleneck_shape(32, block)
-    column.metric(f"{block} output", f"{shape[0]}x{shape[1]}x{shape[2]}")
-    column.caption(f"{shape[0] * shape[1] * shape[2]:,} features per digit at 32x32")
+    column.metric(_("{block} output", block=block), f"{shape[0]}x{shape[1]}x{shape[2]}")
+    column.caption(
+        _("{count} features per digit at 32x32", count=number(shape[0] * shape[1] * shape[2]))
+    )
 cut_strategy = st.radio(
-    "Base weights", ["pretrained", "random"], format_func=STRATEGIES.get, key="cut_strategy"
+    _("Base weights"), ["pretrained", "random"], format_func=strategy_label, key="cut_strategy"
 )
-if start_button("Try each cut", "run_cuts"):
-    start(CUTS_JOB, f"Where to cut: {len(BOTTLENECKS)} trainings", cuts_work(cut_strategy))
+if start_button(_("Try each cut"), "run_cuts"):
+    title = Text("Where to cut: {count} trainings", count=len(BOTTLENECKS))
+    start(CUTS_JOB, title, cuts_work(cut_strategy))
 cuts = latest(CUTS_JOB) or {}
 progress(CUTS_JOB)
 for block, result in cuts.items():
     if not result.available:
-        st.warning(f"{block}: unavailable. {result.reason}", icon=":material/warning:")
+        st.warning(
+            _("{block}: unavailable. {reason}", block=block, reason=str(result.reason)),
+            icon=":material/warning:",
+        )
 cut_table = pd.DataFrame(
     [
         {
-            "cut": block,
-            SCORED_ON["test_accuracy"]: r.test_accuracy,
-            SCORED_ON["people_accuracy"]: r.people_accuracy,
-            "seconds": r.seconds,
+            _("cut"): block,
+            _(SCORED_ON["test_accuracy"]): r.test_accuracy,
+            _(SCORED_ON["people_accuracy"]): r.people_accuracy,
+            _("seconds"): r.seconds,
         }
         for block, r in cuts.items()
         if r.available
@@ -197,17 +250,23 @@ cut_table = pd.DataFrame(
 )
 if not cut_table.empty:
     bars = cut_table.melt(
-        id_vars=["cut"], value_vars=list(SCORED_ON.values()), var_name="scored on"
-    )
+        id_vars=[_("cut")],
+        value_vars=[_(label) for label in SCORED_ON.values()],
+        var_name="scored on",
+    ).rename(columns={_("cut"): "cut"})  # the chart's own field names; its titles translate
     st.altair_chart(
         alt.Chart(bars)
         .mark_bar()
         .encode(
             x=alt.X("scored on:N", title=None),
-            y=alt.Y("value:Q", title="accuracy"),
-            color="scored on:N",
-            column="cut:N",
-            tooltip=["cut", "scored on", "value"],
+            y=alt.Y("value:Q", title=_("accuracy")),
+            color=alt.Color("scored on:N", title=_("scored on")),
+            column=alt.Column("cut:N", title=_("cut")),
+            tooltip=[
+                alt.Tooltip("cut:N", title=_("cut")),
+                alt.Tooltip("scored on:N", title=_("scored on")),
+                alt.Tooltip("value:Q", title=_("accuracy")),
+            ],
         )
     )
     st.dataframe(cut_table, hide_index=True)

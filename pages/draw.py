@@ -12,10 +12,12 @@ from pages.common import (
     NO_MODEL_YET,
     explainer,
     predictor_in_use,
+    speak_the_session_language,
     through_app_navigation,
     weights_badge,
 )
 from tl_core.errors import ImageError, NoDigitFound
+from tl_core.i18n import _, number, percent
 from tl_core.pipeline.handwriting import save_drawing
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
@@ -35,6 +37,19 @@ PROBABILITY_BARS = {
         "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]}},
     },
 }
+
+
+def probability_bars(prediction: Prediction) -> dict:
+    """The bars' spec with its axis titles in the reader's language and, as its text
+    alternative, the guess in words."""
+    x, y = PROBABILITY_BARS["encoding"]["x"], PROBABILITY_BARS["encoding"]["y"]
+    return {
+        **PROBABILITY_BARS,
+        "description": str(prediction.sentence()),
+        "encoding": {"x": {**x, "title": _("digit")}, "y": {**y, "title": _("probability")}},
+    }
+
+
 # Read by screen readers, not drawn: the usual "visually hidden" style (st.html keeps a
 # class and a <style> block, not a style attribute).
 OFF_SCREEN = "digit-lab-screen-reader-only"
@@ -54,7 +69,7 @@ def save_answer(prediction: Prediction, meant: int | None, checksum: str) -> Non
     except OSError as error:  # a full disk, a folder that can't be written
         st.session_state[ANSWERED] = (
             checksum,
-            f"It could not be saved ({error.strerror or error}).",
+            _("It could not be saved ({reason}).", reason=error.strerror or error),
         )
     else:
         st.session_state[ANSWERED] = (checksum, meant)
@@ -69,21 +84,24 @@ def answer_buttons(prediction: Prediction) -> None:
         if isinstance(answer, str):
             st.error(answer)
         else:
-            st.success(f"On the class wall as a {answer}: thank you.", icon=":material/check:")
+            st.success(
+                _("On the class wall as a {digit}: thank you.", digit=answer),
+                icon=":material/check:",
+            )
         return
     st.markdown(
-        "**Was it right?** One tap adds it to the class wall, with no name.",
-        help="Only the 28x28 digit, the guess and your answer are kept.",
+        _("**Was it right?** One tap adds it to the class wall, with no name."),
+        help=_("Only the 28x28 digit, the guess and your answer are kept."),
     )
     st.button(
-        f"Right, it is a {prediction.digit}",
+        _("Right, it is a {digit}", digit=prediction.digit),
         icon=":material/check:",
         key="answer_right",
         on_click=save_answer,
         args=(prediction, prediction.digit, checksum),
     )
     st.pills(
-        "I meant…",
+        _("I meant…"),
         [digit for digit in range(10) if digit != prediction.digit],
         key=f"answer_meant_{checksum}",
         on_change=lambda: save_answer(
@@ -96,35 +114,36 @@ def why(run: Run, prediction: Prediction) -> None:
     """Which strokes pushed the network toward its guess, which toward its second choice."""
     model = explainer(str(run.path), run.status.get("model_sha256", ""))
     explanation = model.explain(prediction.digit_image, prediction.probabilities)
-    st.markdown(f"**Why {prediction.digit}?**")
-    st.image(heat_image(explanation, prediction.digit_image), width=168, alt=explanation.sentence())
-    st.caption(explanation.sentence())
+    sentence = str(explanation.sentence())
+    st.markdown(_("**Why {digit}?**", digit=prediction.digit))
+    st.image(heat_image(explanation, prediction.digit_image), width=168, alt=sentence)
+    st.caption(sentence)
 
 
 def guess(prediction: Prediction, run: Run) -> None:
     """The answer to a drawing, in the order a phone shows it under the canvas: the guess
     and the answer buttons first, then the bars, the explanation and the steps."""
     st.metric(
-        "The network says",
+        _("The network says"),
         str(prediction.digit),
-        f"{prediction.confidence:.0%} sure",
+        _("{confidence} sure", confidence=percent(prediction.confidence)),
         delta_color="off",
     )
     answer_buttons(prediction)
     if not prediction.is_confident:
         st.warning(
-            f"Not sure (below {LOW_CONFIDENCE:.0%}): try drawing it larger "
-            "and centred, like the digits on the Data page."
+            _(
+                "Not sure (below {threshold}): try drawing it larger and centred, like the "
+                "digits on the Data page.",
+                threshold=percent(LOW_CONFIDENCE),
+            )
         )
     probabilities = pd.DataFrame(
         {"digit": [str(d) for d in range(10)], "probability": prediction.probabilities}
     )
-    bars = {**PROBABILITY_BARS, "description": prediction.sentence()}  # its text alternative
-    st.vega_lite_chart(probabilities, bars, height=220)
-    st.caption(
-        "Probabilities: "
-        + " · ".join(f"{digit}: {p:.0%}" for digit, p in enumerate(prediction.probabilities))
-    )
+    st.vega_lite_chart(probabilities, probability_bars(prediction), height=220)
+    each = " · ".join(f"{digit}: {percent(p)}" for digit, p in enumerate(prediction.probabilities))
+    st.caption(_("Probabilities: {each}", each=each))
     st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
     why(run, prediction)
     # Read out by a screen reader whenever the guess changes (last: on a phone, the space
@@ -137,17 +156,20 @@ def guess(prediction: Prediction, run: Run) -> None:
 
 def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: int) -> None:
     """The preparation every training digit took, applied to this drawing."""
-    st.markdown("**What the network sees**: every training digit took the same steps")
+    st.markdown(_("**What the network sees**: every training digit took the same steps"))
     steps = st.columns(4)
-    steps[0].image(image, caption=f"your {source}", width=110, alt=f"Your {source}.")
+    yours = _("your drawing") if source == "canvas" else _("your upload")
+    steps[0].image(image, caption=yours, width=110, alt=f"{yours}.")
     straight, model_input = previews(prediction.digit_image, size)
     shown = [
-        (prediction.digit_image, "cut out, 20x20 box, centred (28x28)"),
-        (straight, "slant straightened"),
-        (model_input, f"VGG16 input, {size}x{size}"),
+        (prediction.digit_image, _("cut out, 20x20 box, centred (28x28)")),
+        (straight, _("slant straightened")),
+        (model_input, _("VGG16 input, {size}x{size}", size=size)),
     ]
     for column, (picture, caption) in zip(steps[1:], shown, strict=True):
-        column.image(picture, caption=caption, width=110, alt=f"Your drawing, {caption}.")
+        column.image(
+            picture, caption=caption, width=110, alt=_("Your drawing, {step}.", step=caption)
+        )
 
 
 @st.fragment
@@ -155,11 +177,12 @@ def draw_and_answer() -> None:
     """The model in use, the canvas and the answer. A fragment: a stroke reruns this, not
     the app's navigation and the page around it. The model is looked up on every stroke,
     so a newly trained one answers the next drawing."""
+    speak_the_session_language()
     run, predictor = predictor_in_use()
     if run is None:
-        st.info(NO_MODEL_YET)
+        st.info(_(NO_MODEL_YET))
     else:
-        st.caption(f"Model in use: {run.name} · {weights_badge(run)}")
+        st.caption(_("Model in use: {run} · {weights}", run=run.name, weights=weights_badge(run)))
     st.session_state.setdefault(VERSION, 0)
     canvas_col, result_col = st.columns([1, 1])
     with canvas_col:
@@ -175,14 +198,19 @@ def draw_and_answer() -> None:
             key=f"canvas-{st.session_state[VERSION]}",
         )
         with st.container(horizontal=True):  # one row, on a phone too
-            if st.button("Clear", icon=":material/ink_eraser:"):
+            if st.button(_("Clear"), icon=":material/ink_eraser:"):
                 st.session_state[VERSION] += 1
                 st.rerun(scope="fragment")
-            with st.popover("Upload a photo", icon=":material/upload:"):
+            # An expander, not a popover: its field comes next in the keyboard's Tab order
+            # (a popover's opens elsewhere in the page, out of the keyboard's reach).
+            with st.expander(_("Upload a photo"), icon=":material/upload:"):
                 upload = st.file_uploader(
-                    f"A photo or scan of one digit (PNG or JPEG, up to "
-                    f"{MAX_UPLOAD_BYTES // 2**20} MB). This is also the way without a "
-                    "pointer: drawing needs a mouse, a pen or a finger.",
+                    _(
+                        "A photo or scan of one digit (PNG or JPEG, up to {megabytes} MB). "
+                        "This is also the way without a pointer: drawing needs a mouse, a pen "
+                        "or a finger.",
+                        megabytes=number(MAX_UPLOAD_BYTES // 2**20),
+                    ),
                     type=["png", "jpg", "jpeg"],
                 )
 
@@ -197,7 +225,7 @@ def draw_and_answer() -> None:
 
     with result_col:
         if image is None or predictor is None:
-            st.info("Draw a digit on the black square.")
+            st.info(_("Draw a digit on the black square."))
             return
         try:
             prediction = predictor.predict_image(image, drawing=source == "canvas")
@@ -208,5 +236,5 @@ def draw_and_answer() -> None:
     steps_shown(image, source, prediction, predictor.input_size)
 
 
-st.title(":material/draw: Draw a digit")
+st.title(":material/draw: " + _("Draw a digit"))
 draw_and_answer()

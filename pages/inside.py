@@ -10,11 +10,13 @@ import streamlit as st
 from pages.common import (
     DRAWN_DIGIT,
     NO_MODEL_YET,
+    cached_mnist,
     mnist,
     predictor_in_use,
     through_app_navigation,
     weights_badge,
 )
+from tl_core.i18n import N_, _, number
 from tl_core.pipeline.images import mosaic
 from tl_core.teaching.inside import (
     BLOCKS,
@@ -29,6 +31,10 @@ from tl_core.teaching.projection import METHODS, feature_space
 through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
 CHANNELS = 16
+DRAWING, TEST_DIGIT = "drawing", "test"  # the digit sources (the radio's options)
+SOURCES = {DRAWING: N_("your drawing from the Draw page"), TEST_DIGIT: N_("a test digit")}
+KINDS = {"test digit": N_("test digit"), "your drawing": N_("your drawing")}  # table's "kind"
+YOURS = {"yours": N_("yours")}  # the drawing's "label" in the feature-space table
 
 
 @st.cache_resource(max_entries=2)
@@ -37,40 +43,63 @@ def blocks_model(run_path: str, model_sha256: str, _model: keras.Model) -> keras
     return viewing_base(_model)
 
 
-@st.cache_data(max_entries=8, show_spinner="Projecting the features…")
+def space(
+    run_path: str, count: int, dims: int, method: str, drawn: bytes | None, _model: keras.Model
+) -> pd.DataFrame:
+    """The feature-space table, with a spinner while it is first projected."""
+    with st.spinner(_("Projecting the features…")):
+        return cached_space(run_path, count, dims, method, drawn, _model)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def cached_space(
     run_path: str, count: int, dims: int, method: str, drawn: bytes | None, _model: keras.Model
 ) -> pd.DataFrame:
     """The feature-space table, once per run, setting and drawing."""
-    data = mnist()
+    data = cached_mnist()
     digit = None if drawn is None else np.frombuffer(drawn, np.uint8).reshape(28, 28)
     return feature_space(_model, data.x_test[:count], data.y_test[:count], digit, dims, method)
 
 
-st.title(":material/biotech: Inside the network")
+st.title(_(":material/biotech: Inside the network"))
 run, predictor = predictor_in_use()
 if run is None:
-    st.info(NO_MODEL_YET)
+    st.info(_(NO_MODEL_YET))
     st.stop()
-st.caption(f"Model in use: {run.name} · {weights_badge(run)}")
+st.caption(_("Model in use: {run} · {weights}", run=run.name, weights=weights_badge(run)))
 
 data = mnist()
 drawn = st.session_state.get(DRAWN_DIGIT)
-choices = ["your drawing from the Draw page"] if drawn is not None else []
-choices.append("a test digit")
-source = st.radio("Which digit", choices, horizontal=True, key="inside_source")
-if source == "a test digit":
-    index = st.number_input("test digit number", 0, len(data.y_test) - 1, 0, key="inside_index")
+choices = [DRAWING] if drawn is not None else []
+choices.append(TEST_DIGIT)
+source = st.radio(
+    _("Which digit"),
+    choices,
+    format_func=lambda choice: _(SOURCES[choice]),
+    horizontal=True,
+    key="inside_source",
+)
+if source == TEST_DIGIT:
+    index = st.number_input(_("test digit number"), 0, len(data.y_test) - 1, 0, key="inside_index")
     digit = data.x_test[int(index)]
 else:
     digit = drawn
-st.image(digit, caption="the digit (28x28)", width=84, alt="The digit the maps below come from.")
+st.image(
+    digit,
+    caption=_("the digit (28x28)"),
+    width=84,
+    alt=_("The digit the maps below come from."),
+)
 
-st.subheader("Feature maps after each block")
+st.subheader(_("Feature maps after each block"))
 st.markdown(
-    f"The digit goes through the base at {VIEW_INPUT_SIZE}x{VIEW_INPUT_SIZE}; each grid shows "
-    f"the {CHANNELS} channels it excites most after that block. Early blocks respond to edges "
-    "and strokes; later blocks to larger shapes, in coarser maps."
+    _(
+        "The digit goes through the base at {size}x{size}; each grid shows "
+        "the {channels} channels it excites most after that block. Early blocks respond to edges "
+        "and strokes; later blocks to larger shapes, in coarser maps.",
+        size=VIEW_INPUT_SIZE,
+        channels=CHANNELS,
+    )
 )
 blocks = blocks_model(str(run.path), run.status.get("model_sha256", ""), predictor.model)
 for block, maps in zip(BLOCKS, feature_maps(blocks, digit), strict=False):
@@ -78,40 +107,57 @@ for block, maps in zip(BLOCKS, feature_maps(blocks, digit), strict=False):
     scale = max(1, 480 // sheet.shape[1])
     st.image(
         sheet,
-        caption=f"{block}: {maps.shape[0]}x{maps.shape[1]} maps, {maps.shape[2]} channels",
+        caption=_(
+            "{block}: {height}x{width} maps, {channels} channels",
+            block=block,
+            height=maps.shape[0],
+            width=maps.shape[1],
+            channels=number(maps.shape[2]),
+        ),
         width=sheet.shape[1] * scale,
-        alt=f"The {CHANNELS} feature maps of {block} that this digit excites most, bright "
-        "where a channel responds.",
+        alt=_(
+            "The {channels} feature maps of {block} that this digit excites most, bright "
+            "where a channel responds.",
+            channels=CHANNELS,
+            block=block,
+        ),
     )
 
-st.subheader("The first layer's 64 filters")
+st.subheader(_("The first layer's 64 filters"))
 if not run.config.is_transfer:
     st.caption(
-        "Each 3x3 filter of block1_conv1, scaled to its own range. These are random weights: "
-        "noise, no pattern. Train with pretrained weights to see what photos taught them."
+        _(
+            "Each 3x3 filter of block1_conv1, scaled to its own range. These are random weights: "
+            "noise, no pattern. Train with pretrained weights to see what photos taught them."
+        )
     )
 else:
     st.caption(
-        "Each 3x3 filter of block1_conv1, scaled to its own range, as pretraining on photos "
-        f"left them ({run.status.get('weights')}): edge detectors and colour blobs."
+        _(
+            "Each 3x3 filter of block1_conv1, scaled to its own range, as pretraining on photos "
+            "left them ({weights}): edge detectors and colour blobs.",
+            weights=weights_badge(run),
+        )
     )
 filters = np.repeat(np.repeat(first_layer_filters(predictor.model), 8, axis=1), 8, axis=2)
 st.image(
     mosaic(filters, 16),
     width=16 * 26,
-    alt="The 64 colour filters of the first layer, 3x3 pixels each, in a grid of 16 by 4.",
+    alt=_("The 64 colour filters of the first layer, 3x3 pixels each, in a grid of 16 by 4."),
 )
 
-st.subheader("The feature space")
+st.subheader(_("The feature space"))
 st.markdown(
-    "The bottleneck features of test digits, squeezed to a few dimensions. Digits of one kind "
-    "land near each other; your drawing is the black diamond. Hover a point to see its digit."
+    _(
+        "The bottleneck features of test digits, squeezed to a few dimensions. Digits of one kind "
+        "land near each other; your drawing is the black diamond. Hover a point to see its digit."
+    )
 )
 left, middle, right = st.columns(3)
-count = left.select_slider("test digits", [100, 200, 300, 500], 300, key="space_count")
-dims = middle.radio("dimensions", [2, 3], horizontal=True, key="space_dims")
-method = right.radio("projection", METHODS, horizontal=True, key="space_method")
-table = cached_space(
+count = left.select_slider(_("test digits"), [100, 200, 300, 500], 300, key="space_count")
+dims = middle.radio(_("dimensions"), [2, 3], horizontal=True, key="space_dims")
+method = right.radio(_("projection"), METHODS, horizontal=True, key="space_method")
+table = space(
     str(run.path),
     int(count),
     int(dims),
@@ -119,28 +165,67 @@ table = cached_space(
     None if drawn is None else drawn.tobytes(),
     predictor.model,
 )
+mine = table["kind"] == "your drawing"  # before the words shown are translated
+table = table.assign(
+    kind=table["kind"].map(lambda kind: _(KINDS[kind])),
+    label=table["label"].map(lambda label: _(YOURS[label]) if label in YOURS else label),
+)
+label_title, kind_title, image_title = _("label"), _("kind"), _("image")
 if dims == 2:
     points = (
         alt.Chart(table)
         .mark_circle(size=50)
-        .encode(x="x:Q", y="y:Q", color="label:N", tooltip=["label", "kind", "image"])
+        .encode(
+            x="x:Q",
+            y="y:Q",
+            color=alt.Color("label:N", title=label_title),
+            tooltip=[
+                alt.Tooltip("label:N", title=label_title),
+                alt.Tooltip("kind:N", title=kind_title),
+                alt.Tooltip("image:N", title=image_title),
+            ],
+        )
     )
-    described = (
-        f"{count} test digits' features squeezed to 2 dimensions by {method}, coloured by "
-        "digit: digits of one kind land near each other."
-    )
+    if drawn is None:
+        described = _(
+            "{count} test digits' features squeezed to 2 dimensions by {method}, coloured by "
+            "digit: digits of one kind land near each other.",
+            count=count,
+            method=method,
+        )
+    else:
+        described = _(
+            "{count} test digits' features squeezed to 2 dimensions by {method}, coloured by "
+            "digit: digits of one kind land near each other. Your drawing is the black diamond.",
+            count=count,
+            method=method,
+        )
     chart = points
     if drawn is not None:  # an empty layer would be an unlabelled graphic to a screen reader
         yours = (
-            alt.Chart(table[table["kind"] == "your drawing"])
+            alt.Chart(table[mine])
             .mark_point(shape="diamond", size=300, filled=True, color="black")
-            .encode(x="x:Q", y="y:Q", tooltip=["kind", "image"])
+            .encode(
+                x="x:Q",
+                y="y:Q",
+                tooltip=[
+                    alt.Tooltip("kind:N", title=kind_title),
+                    alt.Tooltip("image:N", title=image_title),
+                ],
+            )
         )
-        chart, described = points + yours, described + " Your drawing is the black diamond."
+        chart = points + yours
     st.altair_chart(chart.properties(description=described).interactive(), width="stretch")
 else:
     figure = px.scatter_3d(
-        table, x="x", y="y", z="z", color="label", symbol="kind", hover_data=["kind"]
+        table,
+        x="x",
+        y="y",
+        z="z",
+        color="label",
+        symbol="kind",
+        hover_data=["kind"],
+        labels={"label": label_title, "kind": kind_title},
     )
     figure.update_traces(marker={"size": 3})
     st.plotly_chart(figure, width="stretch")

@@ -15,10 +15,12 @@ from pages.common import (
     parameter_counts,
     passcode_box,
     server_job,
+    speak_the_session_language,
     through_app_navigation,
 )
 from tl_core.config import BOTTLENECKS, POOLINGS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
+from tl_core.i18n import N_, _, number
 from tl_core.pipeline.data import take_budget
 from tl_core.pipeline.handwriting import load_handwriting
 from tl_core.pipeline.people import TRAIN_WRITERS, add_people
@@ -29,17 +31,28 @@ from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
 
 through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
-WEIGHTS = {"pretrained": "Pretrained (transfer learning)", "random": "Random (no pretraining)"}
-POOLING_NAMES = {"average": "Average per channel", "flatten": "Flatten every position"}
-PHASE_NAMES = {
-    "features": "Building features (running the frozen base)",
-    "train": "Training the head",
-    "fine-tune": "Fine-tuning the top block",
+WEIGHTS = {
+    "pretrained": N_("Pretrained (transfer learning)"),
+    "random": N_("Random (no pretraining)"),
+}
+POOLING_NAMES = {"average": N_("Average per channel"), "flatten": N_("Flatten every position")}
+PHASE_PROGRESS = {  # each phase's progress bar, as a whole sentence
+    "features": N_("Building features (running the frozen base): {step} of {total} images"),
+    "train": N_("Training the head: {step} of {total} epochs"),
+    "fine-tune": N_("Fine-tuning the top block: {step} of {total} epochs"),
 }
 
 
-@st.cache_resource(show_spinner="Measuring how fast this machine trains…")
 def speed(input_size: int, precision: str, bottleneck: str, pooling: str, batch_size: int) -> Speed:
+    """This machine's pace for the setting, with a spinner while it is first measured."""
+    with st.spinner(_("Measuring how fast this machine trains…")):
+        return cached_speed(input_size, precision, bottleneck, pooling, batch_size)
+
+
+@st.cache_resource(show_spinner=False)
+def cached_speed(
+    input_size: int, precision: str, bottleneck: str, pooling: str, batch_size: int
+) -> Speed:
     """This machine's pace for the setting, measured once per server (a few seconds)."""
     return measure_speed(
         TrainConfig(
@@ -54,77 +67,98 @@ def speed(input_size: int, precision: str, bottleneck: str, pooling: str, batch_
 
 def settings_form() -> TrainConfig | None:
     """The form; returns a config when Start is pressed and the values are valid."""
-    pretrained = pretrained_label_here() or "none installed"
+    label = pretrained_label_here()
+    pretrained = _(label) if label else _("none installed")
     with st.form("settings"):
         left, middle, right = st.columns(3)
         weights = left.radio(
-            "Base weights",
+            _("Base weights"),
             list(WEIGHTS),
-            format_func=WEIGHTS.get,
+            format_func=lambda value: _(WEIGHTS[value]),
             key="weights",
-            help=f"Pretrained here: {pretrained}. Random: {RANDOM_LABEL}, the same "
-            "network never trained on photos, a baseline to compare with.",
+            help=_(
+                "Pretrained here: {pretrained}. Random: {random}, the same network never "
+                "trained on photos, a baseline to compare with.",
+                pretrained=pretrained,
+                random=_(RANDOM_LABEL),
+            ),
         )
         limit = hosting_limits().max_per_class  # a hosted classroom: never all of MNIST
         per_class = left.number_input(
-            f"Training digits per class (at most {limit:,} here)"
+            _("Training digits per class (at most {limit} here)", limit=number(limit))
             if limit
-            else "Training digits per class (0 = all)",
+            else _("Training digits per class (0 = all)"),
             1 if limit else 0,
             limit or 6000,
             QUICK_RUN.per_class,
             key="per_class",
         )
         input_size = left.select_slider(
-            "Input size (pixels)", [32, 48, 64, 96], QUICK_RUN.input_size, key="input_size"
+            _("Input size (pixels)"), [32, 48, 64, 96], QUICK_RUN.input_size, key="input_size"
         )
-        epochs = middle.number_input("Epochs", 1, 100, QUICK_RUN.epochs, key="epochs")
+        epochs = middle.number_input(_("Epochs"), 1, 100, QUICK_RUN.epochs, key="epochs")
         batch_size = middle.select_slider(
-            "Batch size", [16, 32, 64, 128, 256], QUICK_RUN.batch_size, key="batch_size"
+            _("Batch size"), [16, 32, 64, 128, 256], QUICK_RUN.batch_size, key="batch_size"
         )
         learning_rate = middle.select_slider(
-            "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], QUICK_RUN.learning_rate, key="learning_rate"
+            _("Learning rate"),
+            [1e-4, 3e-4, 1e-3, 3e-3],
+            QUICK_RUN.learning_rate,
+            key="learning_rate",
         )
-        fine_tune = middle.checkbox("Fine-tune the top block afterwards (slow)", key="fine_tune")
+        fine_tune = middle.checkbox(_("Fine-tune the top block afterwards (slow)"), key="fine_tune")
         bottleneck = middle.selectbox(
-            "Cut the base after",
+            _("Cut the base after"),
             BOTTLENECKS,
             BOTTLENECKS.index(QUICK_RUN.bottleneck),
             key="bottleneck",
         )
         pooling = middle.selectbox(
-            "The head reads the features by",
+            _("The head reads the features by"),
             POOLINGS,
             POOLINGS.index(QUICK_RUN.pooling),
-            format_func=POOLING_NAMES.get,
+            format_func=lambda value: _(POOLING_NAMES[value]),
             key="pooling",
         )
         include_people = left.checkbox(
-            f"MNIST plus digits drawn by {len(TRAIN_WRITERS)} people (other people's digits "
-            "stay out, to test)",
+            _(
+                "MNIST plus digits drawn by {count} people (other people's digits stay out, "
+                "to test)",
+                count=number(len(TRAIN_WRITERS)),
+            ),
             key="include_people",
         )
         saved = len(load_handwriting())
         include_handwriting = left.checkbox(
-            f"Add the class handwriting set ({saved} drawings; one in four is kept out, to test)",
+            _(
+                "Add the class handwriting set ({count} drawings; one in four is kept out, "
+                "to test)",
+                count=number(saved),
+            ),
             key="include_handwriting",
             disabled=saved == 0,
         )
-        rotation = right.slider("Rotation (degrees)", 0.0, 45.0, QUICK_RUN.rotation, key="rotation")
-        shift = right.slider("Shift (fraction)", 0.0, 0.3, QUICK_RUN.shift, key="shift")
-        zoom = right.slider("Zoom (fraction)", 0.0, 0.5, QUICK_RUN.zoom, key="zoom")
-        shear = right.slider("Slant (shift per pixel down)", 0.0, 1.0, QUICK_RUN.shear, key="shear")
-        stroke = right.slider("Pen width change (pixels)", 0.0, 2.0, QUICK_RUN.stroke, key="stroke")
+        rotation = right.slider(
+            _("Rotation (degrees)"), 0.0, 45.0, QUICK_RUN.rotation, key="rotation"
+        )
+        shift = right.slider(_("Shift (fraction)"), 0.0, 0.3, QUICK_RUN.shift, key="shift")
+        zoom = right.slider(_("Zoom (fraction)"), 0.0, 0.5, QUICK_RUN.zoom, key="zoom")
+        shear = right.slider(
+            _("Slant (shift per pixel down)"), 0.0, 1.0, QUICK_RUN.shear, key="shear"
+        )
+        stroke = right.slider(
+            _("Pen width change (pixels)"), 0.0, 2.0, QUICK_RUN.stroke, key="stroke"
+        )
         views = right.number_input(
-            "Views per digit (itself, then augmented)",
+            _("Views per digit (itself, then augmented)"),
             1,
             8,
             QUICK_RUN.views,
             key="views",
-            help="1: each digit only as it is, so the augmentation above is not used.",
+            help=_("1: each digit only as it is, so the augmentation above is not used."),
         )
         start = st.form_submit_button(
-            "Start training", type="primary", icon=":material/play_arrow:"
+            _("Start training"), type="primary", icon=":material/play_arrow:"
         )
     try:
         config = TrainConfig(
@@ -167,69 +201,94 @@ def show_plan(config: TrainConfig) -> None:
     )
     seconds = estimate_seconds(config, len(data.y_train), len(data.y_test), pace)
     cols = st.columns(4)
-    cols[0].metric("Trainable (head)", f"{trainable:,}")
-    cols[1].metric("Frozen (VGG16 base)", f"{frozen:,}")
-    cols[2].metric("Training digits", f"{len(data.y_train):,}")
+    cols[0].metric(_("Trainable (head)"), number(trainable))
+    cols[1].metric(_("Frozen (VGG16 base)"), number(frozen))
+    cols[2].metric(_("Training digits"), number(len(data.y_train)))
     cols[3].metric(
-        "Estimated time",
-        f"~{seconds:.0f} s",
-        help="from this machine's measured speed at these settings, for a first run; a "
-        "repeat with the same data and augmentation reuses cached features and is faster",
+        _("Estimated time"),
+        _("~{seconds} s", seconds=number(seconds)),
+        help=_(
+            "from this machine's measured speed at these settings, for a first run; a "
+            "repeat with the same data and augmentation reuses cached features and is faster"
+        ),
     )
     if not config.is_transfer:
         st.info(
-            "Random weights: this run is **not transfer learning**, it shows what the "
-            "same network does without pretraining."
+            _(
+                "Random weights: this run is **not transfer learning**, it shows what the "
+                "same network does without pretraining."
+            )
         )
 
 
 @st.fragment(run_every=1.0)
 def live_progress() -> None:
     """Polls the shared job every second: progress bars per phase and the live curves."""
+    speak_the_session_language()  # a fragment's own rerun runs without app.py
     status: JobStatus = server_job().snapshot()
     if status.kind not in ("", TRAINING):  # a Compare job holds the server
         if status.is_active:
-            st.info(f"{status.title} is running on the server; training can start after it.")
+            st.info(
+                _(
+                    "{job} is running on the server; training can start after it.",
+                    job=status.title,
+                )
+            )
         status = JobStatus()
     if status.state == "idle":
-        st.caption("No training has run since the server started.")
+        st.caption(_("No training has run since the server started."))
         return
     if (
         status.is_active
         and may_control_training()
-        and st.button("Stop", key="stop", icon=":material/stop:")
+        and st.button(_("Stop"), key="stop", icon=":material/stop:")
     ):
         server_job().stop(st.session_state.get(PASSCODE), on_this_computer())
-    for phase, label in PHASE_NAMES.items():
+    for phase, sentence in PHASE_PROGRESS.items():
         if phase in status.phase_progress:
             step, total = status.phase_progress[phase]
-            unit = "images" if phase == "features" else "epochs"
-            st.progress(step / total if total else 1.0, text=f"{label}: {step} of {total} {unit}")
+            st.progress(
+                step / total if total else 1.0,
+                text=_(sentence, step=number(step), total=number(total)),
+            )
     if status.is_active:
-        st.caption(f"{status.message}…")
+        st.caption(_("{message}…", message=status.message))
     if status.history:
         curves(status.history)
     if status.first_point_s is not None:
-        st.caption(f"First curve point {status.first_point_s:.1f} s after Start.")
+        st.caption(
+            _(
+                "First curve point {seconds} s after Start.",
+                seconds=number(status.first_point_s, 1),
+            )
+        )
     if status.state == DONE:
         st.success(
-            f"Done in {status.seconds:.0f} s. Run {status.run_name} is saved and is now "
-            "the model in use: try it on the Draw page."
+            _(
+                "Done in {seconds} s. Run {run} is saved and is now the model in use: try it "
+                "on the Draw page.",
+                seconds=number(status.seconds),
+                run=status.run_name,
+            )
         )
     elif status.state == STOPPED:
         st.warning(
-            "Training was stopped. The run was not saved as complete; the previous "
-            "model stays in use."
+            _(
+                "Training was stopped. The run was not saved as complete; the previous "
+                "model stays in use."
+            )
         )
     elif status.state == FAILED:
-        st.error(status.error)
+        st.error(str(status.error))
 
 
-st.title(":material/model_training: Train the new head")
+st.title(":material/model_training: " + _("Train the new head"))
 st.markdown(
-    "VGG16's convolutional base is **frozen**: its weights do not change. Each digit goes "
-    "through it once, and its output (the *bottleneck features*) is kept; only the small "
-    "**head** on top is trained, which is why this takes seconds, not hours."
+    _(
+        "VGG16's convolutional base is **frozen**: its weights do not change. Each digit goes "
+        "through it once, and its output (the *bottleneck features*) is kept; only the small "
+        "**head** on top is trained, which is why this takes seconds, not hours."
+    )
 )
 if may_control_training():
     config = settings_form()
@@ -240,13 +299,15 @@ if may_control_training():
             st.error(str(error))
         else:
             if started:
-                st.toast("Training started")
+                st.toast(_("Training started"))
             else:
-                st.warning(server_job().busy_message())
+                st.warning(str(server_job().busy_message()))
 else:
     st.info(
-        "Only the teacher starts and stops training here (it uses the whole server). You "
-        "can watch the progress and the curves below, and try the model on the Draw page."
+        _(
+            "Only the teacher starts and stops training here (it uses the whole server). You "
+            "can watch the progress and the curves below, and try the model on the Draw page."
+        )
     )
     passcode_box()
 live_progress()

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from tl_core.i18n import _, use_language
 from tl_core.pipeline.runs import RUNNING, Run, list_runs, resolve_runs_dir
 from tl_core.quiet import VERBOSE_ENV, is_native_log_line
 from tl_core.serving.hosting import network_address
@@ -318,6 +320,82 @@ def test_a_page_url_opened_first_on_a_fresh_server_shows_that_page_and_the_apps_
     assert "Deploy" not in page.content()  # no developer toolbar for students
     expect(page.get_by_text(re.compile("^Running"))).to_have_count(0, timeout=60_000)  # loaded
     shoot(page, f"deep-link-{path}")
+
+
+def focus_by_tab(page: Page, name: re.Pattern[str], presses: int = 80) -> str:
+    """Press Tab until the focused control's text or label matches `name`; what it read."""
+    seen = []
+    for _press in range(presses):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement;"  # a control, not a region's text
+            " if (!e.matches('a, button, summary, input, [role=button]')) return '';"
+            " return (e.innerText || e.getAttribute('aria-label') || e.value || '').trim(); }"
+        )
+        if name.search(focused):
+            return focused
+        seen.append(focused[:30])
+    raise AssertionError(f"{presses} presses of Tab never reached {name.pattern!r}: {seen}")
+
+
+def test_draw_is_usable_from_the_keyboard_upload_guess_and_answer(
+    trained_run: Run, app: App, page: Page, tmp_path: Path
+) -> None:
+    """Drawing needs a pointer; the keyboard path is a photo: Tab to "Upload a photo", open
+    it, choose the file, then answer the guess, all without the mouse."""
+    photo = tmp_path / "seven.png"
+    paper = Image.new("L", (240, 240), 255)
+    ImageDraw.Draw(paper).line([(60, 50), (180, 50), (100, 200)], fill=0, width=22)
+    paper.save(photo)
+    page.goto(f"{app.url}/draw")
+    expect(page.get_by_text("Draw a digit on the black square")).to_be_visible(timeout=60_000)
+    focus_by_tab(page, re.compile("Upload a photo"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("stFileUploaderDropzone")).to_be_visible()
+    page.wait_for_timeout(1_000)  # the expander opens as an animation, as a person would wait
+    focus_by_tab(page, re.compile(r"(^|\n)(Browse files|Upload)$"), presses=10)
+    with page.expect_file_chooser() as chosen:
+        page.keyboard.press("Space")  # a button's key (Enter here reached no file chooser)
+    chosen.value.set_files(photo)
+    expect(page.get_by_text(PROBABILITIES)).to_be_visible(timeout=60_000)
+    page.keyboard.press("Escape")  # close the popover, back to the page
+    focus_by_tab(page, re.compile(r"(^|\n)Right, it is a [0-9]$"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile("^On the class wall as a [0-9]"))).to_be_visible(
+        timeout=30_000
+    )
+
+
+BROWSER_LOCALES = {"en": "en-GB", "bn": "bn-BD", "hi": "hi-IN", "pl": "pl-PL", "es": "es-ES"}
+
+
+def test_home_opens_in_the_browsers_language_and_the_menu_changes_it(
+    app: App, browser: Browser
+) -> None:
+    """A student whose browser speaks one of the five languages gets Home in it."""
+    for code, locale in BROWSER_LOCALES.items():
+        page = browser.new_page(locale=locale, viewport={"width": 1280, "height": 1600})
+        page.goto(app.url)
+        use_language(code)
+        heading = _("Transfer learning in seven steps")
+        expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=60_000)
+        expect(page.get_by_test_id("stSidebarNavLink").nth(3)).to_contain_text(_("Draw"))
+        shoot(page, f"home-{code}")
+        page.close()
+    use_language("en")
+    page = browser.new_page(locale="pl-PL")
+    page.goto(app.url)
+    use_language("pl")
+    expect(page.get_by_role("heading", name=_("Transfer learning in seven steps"))).to_be_visible(
+        timeout=60_000
+    )
+    page.get_by_test_id("stSidebar").get_by_role("combobox").click()
+    page.get_by_role("option", name="Español").click()
+    use_language("es")
+    expect(page.get_by_role("heading", name=_("Transfer learning in seven steps"))).to_be_visible(
+        timeout=30_000
+    )
+    use_language("en")
 
 
 def test_home_on_a_fresh_server_is_timed_and_the_server_log_stays_quiet(

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = (  # module name prefixes, lowest first; a module may import its own layer or lower
     ("tl_core.config", "tl_core.errors", "tl_core.paths", "tl_core.files", "tl_core.download",
-     "tl_core.quiet"),
+     "tl_core.quiet", "tl_core.i18n"),
     ("tl_core.pipeline",),
     ("tl_core.serving",),
     ("tl_core.teaching",),

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tl_core.errors import ConfigError
+from tl_core.i18n import Text
 
 DATA_SOURCES = ("auto", "file", "keras", "embedded")
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -107,15 +108,21 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ConfigError naming the first value out of range and the allowed range."""
         if self.data_source not in DATA_SOURCES:
-            _bad("data_source", self.data_source, f"one of {', '.join(DATA_SOURCES)}")
+            _not_one_of("data_source", self.data_source, DATA_SOURCES)
         if self.precision not in PRECISIONS:
-            _bad("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
+            _not_one_of("precision", self.precision, PRECISIONS)
         if self.bottleneck not in BOTTLENECKS:
-            _bad("bottleneck", self.bottleneck, f"one of {', '.join(BOTTLENECKS)}")
+            _not_one_of("bottleneck", self.bottleneck, BOTTLENECKS)
         if self.pooling not in POOLINGS:
-            _bad("pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
+            _not_one_of("pooling", self.pooling, POOLINGS)
         if self.data_source == "file" and not self.data_path:
-            _bad("data_path", self.data_path, "a path when data_source is 'file'")
+            raise ConfigError(
+                Text(
+                    "{name}={value} is not allowed: use a path when data_source is 'file'.",
+                    name="data_path",
+                    value=repr(self.data_path),
+                )
+            )
         _check_range("input_size", self.input_size, MIN_INPUT_SIZE, MAX_INPUT_SIZE)
         _check_range("per_class", self.per_class, 1, 10_000, optional=True)
         _check_range("test_per_class", self.test_per_class, 1, 10_000, optional=True)
@@ -132,7 +139,14 @@ class TrainConfig:
         _check_range("fine_tune_epochs", self.fine_tune_epochs, 1, 50)
         _check_range("fine_tune_learning_rate", self.fine_tune_learning_rate, 1e-8, 1e-2)
         if not self.weights:
-            _bad("weights", self.weights, f"one of {', '.join(WEIGHT_SPECS)} or a file path")
+            raise ConfigError(
+                Text(
+                    "{name}={value} is not allowed: use one of {choices} or a file path.",
+                    name="weights",
+                    value=repr(self.weights),
+                    choices=", ".join(WEIGHT_SPECS),
+                )
+            )
 
     @property
     def is_transfer(self) -> bool:
@@ -167,11 +181,26 @@ def _check_range(
     if value is None and optional:
         return
     if value is None or isinstance(value, bool) or not low <= value <= high:
-        _bad(name, value, f"from {low:g} to {high:g}")
+        raise ConfigError(
+            Text(
+                "{name}={value} is not allowed: use from {low} to {high}.",
+                name=name,
+                value=repr(value),
+                low=format(low, "g"),
+                high=format(high, "g"),
+            )
+        )
 
 
-def _bad(name: str, value: object, allowed: str) -> None:
-    raise ConfigError(f"{name}={value!r} is not allowed: use {allowed}.")
+def _not_one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
+    raise ConfigError(
+        Text(
+            "{name}={value} is not allowed: use one of {choices}.",
+            name=name,
+            value=repr(value),
+            choices=", ".join(choices),
+        )
+    )
 
 
 # The app's default: 400 training and 100 test digits per class (with the embedded digits,

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from tl_core.files import file_digest
+from tl_core.i18n import Text
 from tl_core.paths import keras_cache_dir
 
 CONNECT_TIMEOUT_S = 3.0
@@ -70,9 +71,13 @@ def fetch(download: Download) -> Path:
         )
     except ValueError as error:  # Keras's hash check
         download.cache_path().unlink(missing_ok=True)
-        raise DownloadFailed(f"the file from {download.url} is corrupt or incomplete") from error
+        raise DownloadFailed(
+            Text("the file from {url} is corrupt or incomplete", url=download.url)
+        ) from error
     except Exception as error:
-        raise DownloadFailed(f"downloading {download.url} failed ({error})") from error
+        raise DownloadFailed(
+            Text("downloading {url} failed ({error})", url=download.url, error=str(error))
+        ) from error
     return Path(fetched)
 
 
@@ -80,9 +85,17 @@ def _check_reachable(url: str) -> None:
     """Raise DownloadFailed at once when the server can't be reached (offline machine)."""
     parts = urlparse(url)
     if os.environ.get(OFFLINE_ENV) == "1" and parts.hostname not in LOOPBACK:
-        raise DownloadFailed(f"{parts.hostname} cannot be reached ({OFFLINE_ENV}=1 is set)")
+        raise DownloadFailed(
+            Text(
+                "{host} cannot be reached ({setting} is set)",
+                host=parts.hostname,
+                setting=OFFLINE_ENV + "=1",
+            )
+        )
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as error:
-        raise DownloadFailed(f"{parts.hostname} cannot be reached (offline?)") from error
+        raise DownloadFailed(
+            Text("{host} cannot be reached (offline?)", host=parts.hostname)
+        ) from error

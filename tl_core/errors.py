@@ -40,3 +40,13 @@ class TrainingStopped(DigitLabError):
 
 class NotAllowed(DigitLabError):
     """This session may not do that (a teacher passcode is set and was not given)."""
+
+
+def message_of(error: BaseException) -> str:
+    """The message an error was raised with, as it was made: a `Text` stays one, so it is
+    read in each reader's language (`str(error)` would fix it in this thread's)."""
+    from tl_core.i18n import Text
+
+    if len(error.args) == 1 and isinstance(error.args[0], Text):
+        return error.args[0]
+    return str(error)

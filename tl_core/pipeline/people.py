@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from tl_core.files import write_atomic
+from tl_core.i18n import N_
 from tl_core.pipeline.data import MnistData, stratified_subset
 from tl_core.pipeline.images import digit_from_image
 
 PEOPLE_FILE = Path(__file__).with_name("people.npz")
 TRAIN_WRITERS = range(1, 21)
 TEST_WRITERS = range(21, 31)
-CREDIT = (
+CREDIT = N_(
     "Real people's digits: UCI Pen-Based Recognition of Handwritten Digits (E. Alpaydin and "
     "F. Alimoglu, 1998; CC BY 4.0)"
 )

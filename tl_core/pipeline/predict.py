@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tl_core.i18n import _, percent
 from tl_core.pipeline.images import digit_from_image
 from tl_core.pipeline.preprocess import to_model_input
 
@@ -73,9 +74,12 @@ class Prediction:
         """The guess in words, for a screen reader and as the bars' text alternative:
         "The network says 7, 92% sure; next 1 at 5%."."""
         runner_up = int(np.argsort(self.probabilities)[-2])
-        return (
-            f"The network says {self.digit}, {self.confidence:.0%} sure; "
-            f"next {runner_up} at {float(self.probabilities[runner_up]):.0%}."
+        return _(
+            "The network says {digit}, {sure} sure; next {runner_up} at {runner_up_sure}.",
+            digit=self.digit,
+            sure=percent(self.confidence),
+            runner_up=runner_up,
+            runner_up_sure=percent(float(self.probabilities[runner_up])),
         )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tl_core.config import TrainConfig
 from tl_core.errors import RunError
 from tl_core.files import atomic_path, file_digest, read_json, write_json
+from tl_core.i18n import N_, Text
 from tl_core.paths import default_runs_dir
 
 if TYPE_CHECKING:  # Keras loads only with a model: listing runs (Home) needs no TensorFlow
@@ -31,6 +32,12 @@ MODEL_FILE = "model.keras"
 RECORDED_FILES = ("config.json", "history.json", "metrics.json", MODEL_FILE)
 RUNNING, STOPPED, FAILED, COMPLETE = "running", "stopped", "failed", "complete"
 INTERRUPTED, DAMAGED = "interrupted", "damaged"
+STATE_NAMES = {  # a run's state as a reader sees it, in their language
+    RUNNING: N_("running"),
+    STOPPED: N_("stopped"),
+    FAILED: N_("failed"),
+    COMPLETE: N_("complete"),
+}
 REQUIRED_METRICS = ("test_accuracy", "test_accuracy_augmented")
 PROCESS_TOKEN = secrets.token_hex(8)  # tells this process from a later one with the same pid
 
@@ -85,8 +92,12 @@ def create_run(runs_dir: Path, config: TrainConfig, info: dict[str, Any]) -> Pat
         set_state(path, RUNNING, pid=os.getpid(), process=PROCESS_TOKEN, **info)
     except OSError as error:
         raise RunError(
-            f"Cannot write a run into {runs_dir} ({error.strerror or error}). Free some disk "
-            f"space, or set DIGITLAB_HOME to a folder you can write to."
+            Text(
+                "Cannot write a run into {folder} ({error}). Free some disk space, or set "
+                "DIGITLAB_HOME to a folder you can write to.",
+                folder=str(runs_dir),
+                error=str(error.strerror or error),
+            )
         ) from error
     return path
 
@@ -136,7 +147,9 @@ def recover_interrupted(runs_dir: Path) -> list[str]:
         try:
             for leftover in run.path.glob(".*"):
                 leftover.unlink(missing_ok=True)
-            set_state(run.path, INTERRUPTED, error="The server stopped while it was training.")
+            set_state(
+                run.path, INTERRUPTED, error=Text("The server stopped while it was training.")
+            )
         except OSError:  # a read-only runs folder: the run stays "running", never complete
             continue
         recovered.append(run.name)
@@ -204,14 +217,29 @@ def find_run(runs_dir: Path, name: str) -> Run:
     if name == "latest":
         run = latest_complete_run(runs_dir)
         if run is None:
-            raise RunError(f"There is no complete run in {runs_dir} yet: train one first.")
+            raise RunError(
+                Text(
+                    "There is no complete run in {folder} yet: train one first.",
+                    folder=str(runs_dir),
+                )
+            )
         return run
     path = (runs_dir / name).resolve()
     if path.parent != runs_dir.resolve() or not path.is_dir():
-        raise RunError(f"There is no run called {name!r} in {runs_dir}.")
+        raise RunError(
+            Text(
+                "There is no run called {name} in {folder}.", name=repr(name), folder=str(runs_dir)
+            )
+        )
     run = read_run(path)
     if not run.is_complete:
-        raise RunError(f"Run {name} is {run.state}, not complete: it has no model to use.")
+        raise RunError(
+            Text(
+                "Run {name} is {state}, not complete: it has no model to use.",
+                name=name,
+                state=Text(STATE_NAMES.get(run.state, run.state)),
+            )
+        )
     return run
 
 
@@ -223,7 +251,13 @@ def load_model(run: Run, runs_dir: Path | None = None) -> "keras.Model":
     """
     runs_dir = resolve_runs_dir(runs_dir)
     if run.path.resolve().parent != runs_dir.resolve():
-        raise RunError(f"{run.path} is not a run in {runs_dir}: only runs there are loaded.")
+        raise RunError(
+            Text(
+                "{path} is not a run in {folder}: only runs there are loaded.",
+                path=str(run.path),
+                folder=str(runs_dir),
+            )
+        )
     path = run.model_path
     expected = (run.status.get("model_bytes"), run.status.get("model_sha256"))
     if (
@@ -231,13 +265,21 @@ def load_model(run: Run, runs_dir: Path | None = None) -> "keras.Model":
         or path.stat().st_size != expected[0]
         or file_digest(path, "sha256") != expected[1]
     ):
-        raise RunError(f"The model file of run {run.name} is missing or damaged: train again.")
+        raise RunError(
+            Text("The model file of run {name} is missing or damaged: train again.", name=run.name)
+        )
     import keras
 
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:
-        raise RunError(f"The model of run {run.name} cannot be loaded ({error}).") from error
+        raise RunError(
+            Text(
+                "The model of run {name} cannot be loaded ({error}).",
+                name=run.name,
+                error=str(error),
+            )
+        ) from error
 
 
 def _files_match(path: Path, recorded: Any) -> bool:

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from tl_core.config import TrainConfig
 from tl_core.errors import RunError, TrainingStopped
+from tl_core.i18n import Text
 from tl_core.paths import feature_cache_dir
 from tl_core.pipeline import runs
 from tl_core.pipeline.augment import augment, augmentation_bank, augmented_test_set
@@ -102,7 +103,7 @@ def train(
     stop = stop or threading.Event()
     cache = cache or FeatureCache(feature_cache_dir())
     weights = resolve_weights(config.weights, config.seed)  # first: fail fast when missing
-    emit(ProgressEvent("data", 0, 1, message="Loading MNIST"))
+    emit(ProgressEvent("data", 0, 1, message=Text("Loading MNIST")))
     data = load_budget(config)
     if config.include_people:
         data = add_people(data)
@@ -142,9 +143,9 @@ def train(
         model = build_full_model(base_model, head)
         if config.fine_tune:
             _fine_tune(model, base_model, banks, data, config, emit, stop, run_dir, history)
-        emit(ProgressEvent("evaluate", 0, 1, message="Testing on clean and augmented digits"))
+        emit(ProgressEvent("evaluate", 0, 1, message=Text("Testing on clean and augmented digits")))
         metrics = _evaluate(model, head, features, banks, data, config)
-        emit(ProgressEvent("save", 0, 1, message="Saving the model"))
+        emit(ProgressEvent("save", 0, 1, message=Text("Saving the model")))
         metrics["seconds"] = round(time.perf_counter() - started, 2)
         metrics["features_cached"] = all_cached
         runs.finish_run(run_dir, model, metrics)
@@ -155,8 +156,11 @@ def train(
         with contextlib.suppress(OSError):
             runs.set_state(run_dir, runs.FAILED, error=str(error))
         raise RunError(
-            f"Writing the run failed ({error.strerror or error}), so it was not saved and the "
-            f"previous model stays in use. Free some disk space and train again."
+            Text(
+                "Writing the run failed ({error}), so it was not saved and the previous model "
+                "stays in use. Free some disk space and train again.",
+                error=str(error.strerror or error),
+            )
         ) from error
     except BaseException as error:
         runs.set_state(run_dir, runs.FAILED, error=str(error))
@@ -274,9 +278,9 @@ def _bottleneck_features(
     def on_batch(count: int) -> None:
         nonlocal done
         done += count
-        emit(ProgressEvent("features", done, total, message="Running the frozen base"))
+        emit(ProgressEvent("features", done, total, message=Text("Running the frozen base")))
 
-    emit(ProgressEvent("features", 0, total, message="Running the frozen base"))
+    emit(ProgressEvent("features", 0, total, message=Text("Running the frozen base")))
     features, hits = {}, []
     for name, images in banks.items():
         used = precision if name == "train" else "float32"
@@ -319,7 +323,7 @@ def fit_epoch(
         callbacks=[_StopOnRequest(stop)],
     ).history
     if stop.is_set():
-        raise TrainingStopped("Training was stopped; the run was not saved as complete.")
+        raise TrainingStopped(Text("Training was stopped; the run was not saved as complete."))
     return {name: round(float(logs[name][-1]), 5) for name in METRICS}
 
 
@@ -346,7 +350,7 @@ def _train_head(
     steps = math.ceil(len(data.y_train) / config.batch_size)
     compile_classifier(head, config.learning_rate, steps_per_execution=steps)
     history: list[dict[str, float]] = []
-    emit(ProgressEvent("train", 0, config.epochs, message="Training the head"))
+    emit(ProgressEvent("train", 0, config.epochs, message=Text("Training the head")))
     for epoch in range(config.epochs):
         order = rng.permutation(len(data.y_train))
         views = rng.integers(config.views, size=len(data.y_train))
@@ -410,7 +414,7 @@ def _fine_tune(
     compile_classifier(model, config.fine_tune_learning_rate)
     train_batches = _DigitBatches(data.x_train, data.y_train, config, augmented=True)
     validation = _DigitBatches(banks["test_aug"], data.y_test, config, augmented=False)
-    message = f"Fine-tuning {config.bottleneck}"
+    message = Text("Fine-tuning {block}", block=config.bottleneck)
     emit(ProgressEvent("fine-tune", 0, config.fine_tune_epochs, message=message))
     for epoch in range(config.fine_tune_epochs):
         metrics = fit_epoch(model, train_batches, None, validation, None, stop)

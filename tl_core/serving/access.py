@@ -18,12 +18,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from tl_core.i18n import N_
+
 PASSCODE_ENV = "DIGITLAB_TEACHER_PASSCODE"
 SECRETS_KEY = "teacher_passcode"
-NEEDS_PASSCODE = "Only the teacher can do this: enter the teacher passcode."
-NEEDS_THIS_COMPUTER = (
+NEEDS_PASSCODE = N_("Only the teacher can do this: enter the teacher passcode.")
+NEEDS_THIS_COMPUTER = N_(
     "Only the computer running the app can do this, since no teacher passcode is set: set "
-    f"{PASSCODE_ENV} when starting the app to do it from any device."
+    "DIGITLAB_TEACHER_PASSCODE when starting the app to do it from any device."
 )
 
 
@@ -58,13 +60,14 @@ def may_control_training(
     return entered is not None and hmac.compare_digest(entered.encode(), passcode.encode())
 
 
-TEACHER_HERE = (
+TEACHER_HERE = N_(
     "No teacher passcode is set, so Start, Stop and the class set's controls work only in "
     "this computer's own browser, at localhost (not at the address students open). To teach "
-    f"from any device, start the app with {PASSCODE_ENV} set."
+    "from any device, start the app with DIGITLAB_TEACHER_PASSCODE set."
 )
 
 
 def not_allowed(passcode: str | None) -> str:
-    """The one sentence for a session that may not: what would let it."""
+    """The one sentence for a session that may not: what would let it (the English message
+    id: show it with `_(...)`, raise it as `Text(...)`)."""
     return NEEDS_PASSCODE if passcode else NEEDS_THIS_COMPUTER

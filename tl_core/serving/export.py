@@ -18,13 +18,15 @@ from pathlib import Path
 import tensorflow as tf
 
 from tl_core.files import write_atomic
+from tl_core.i18n import N_
 from tl_core.paths import digitlab_home
 from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.runs import MODEL_FILE, Run
 
 _CONVERTING = threading.Lock()
 
-USAGE = """\
+# The code to use the exported files, shown as `_(USAGE, name=...)`: its comments translated.
+USAGE = N_("""\
 import numpy as np
 import tensorflow as tf  # or: from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
@@ -49,7 +51,7 @@ from tl_core.pipeline.preprocess import to_model_input
 
 model = keras.saving.load_model("{name}.keras", safe_mode=True)
 print(model.predict(to_model_input(digit[np.newaxis], model.input_shape[1]))[0].argmax())
-"""
+""")
 
 
 def exports_dir() -> Path:

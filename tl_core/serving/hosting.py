@@ -26,6 +26,7 @@ import segno
 
 from tl_core.config import TrainConfig
 from tl_core.errors import ConfigError
+from tl_core.i18n import N_, Text, _, number
 from tl_core.pipeline.people import TRAIN_WRITERS, people_digits
 
 CLOUD_ENV = "DIGITLAB_CLOUD"
@@ -52,12 +53,42 @@ class Limits:
     def lines(self) -> list[str]:
         """The limits in words, for the Home page."""
         return [
-            f"training: at most {self.max_per_class:,} digits per class (not all of MNIST)",
-            f"augmentation bank: at most {self.max_bank_images:,} images (digits x views)",
-            f"Compare: at most {self.max_compare_per_class} digits per class",
+            _(
+                "training: at most {count} digits per class (not all of MNIST)",
+                count=number(self.max_per_class),
+            ),
+            _(
+                "augmentation bank: at most {count} images (digits x views)",
+                count=number(self.max_bank_images),
+            ),
+            _(
+                "Compare: at most {count} digits per class",
+                count=number(self.max_compare_per_class),
+            ),
         ]
 
 
+# A training bank over the limit, by whether it adds class drawings and people's digits.
+TOO_MANY_IMAGES = {
+    (False, False): N_(
+        "{digits} digits per class with {views} views is {images} images: this hosted "
+        "classroom takes at most {most}. Use fewer digits or views."
+    ),
+    (True, False): N_(
+        "{digits} digits per class and {drawings} class drawings with {views} views is "
+        "{images} images: this hosted classroom takes at most {most}. Use fewer digits or views."
+    ),
+    (False, True): N_(
+        "{digits} digits per class and {people} people's digits with {views} views is {images} "
+        "images: this hosted classroom takes at most {most}. Use fewer digits or views, or "
+        "leave out the people's digits."
+    ),
+    (True, True): N_(
+        "{digits} digits per class and {drawings} class drawings and {people} people's digits "
+        "with {views} views is {images} images: this hosted classroom takes at most {most}. "
+        "Use fewer digits or views, or leave out the people's digits."
+    ),
+}
 CLOUD_LIMITS = dict(max_per_class=500, max_bank_images=10_000, max_compare_per_class=100)
 
 
@@ -71,9 +102,9 @@ def hosting_limits(environ: dict[str, str] | None = None, app_root: Path | None 
     if setting in ("1", "true", "yes", "on"):
         reason = f"{CLOUD_ENV}={environ[CLOUD_ENV]}"
     elif environ.get("SPACE_ID"):
-        reason = f"a Hugging Face Space ({environ['SPACE_ID']})"
+        reason = Text("a Hugging Face Space ({space})", space=environ["SPACE_ID"])
     elif app_root.is_relative_to(COMMUNITY_CLOUD_ROOT):
-        reason = "Streamlit Community Cloud (the app is under /mount/src)"
+        reason = Text("Streamlit Community Cloud (the app is under /mount/src)")
     else:
         return Limits()
     return Limits(reason, **CLOUD_LIMITS)
@@ -86,22 +117,34 @@ def check_limits(config: TrainConfig, limits: Limits, class_drawings: int = 0) -
     if not limits.cloud:
         return
     if config.per_class is None or config.per_class > limits.max_per_class:
-        asked = "all the digits" if config.per_class is None else f"{config.per_class:,}"
+        if config.per_class is None:
+            raise ConfigError(
+                Text(
+                    "This hosted classroom trains on at most {count} digits per class (you asked "
+                    "for all the digits): its small server has about 2 GB of memory.",
+                    count=number(limits.max_per_class),
+                )
+            )
         raise ConfigError(
-            f"This hosted classroom trains on at most {limits.max_per_class:,} digits per "
-            f"class (you asked for {asked}): its small server has about 2 GB of memory."
+            Text(
+                "This hosted classroom trains on at most {count} digits per class (you asked "
+                "for {asked}): its small server has about 2 GB of memory.",
+                count=number(limits.max_per_class),
+                asked=number(config.per_class),
+            )
         )
     people = len(people_digits().of_writers(TRAIN_WRITERS)) if config.include_people else 0
     images = (config.per_class * 10 + class_drawings + people) * config.views
     if images > limits.max_bank_images:
-        raise ConfigError(
-            f"{config.per_class:,} digits per class"
-            + (f" and {class_drawings:,} class drawings" if class_drawings else "")
-            + (f" and {people:,} people's digits" if people else "")
-            + f" with {config.views} views is {images:,} images: this hosted classroom takes "
-            f"at most {limits.max_bank_images:,}. Use fewer digits or views"
-            + (", or leave out the people's digits." if people else ".")
-        )
+        shown = {
+            "digits": number(config.per_class),
+            "drawings": number(class_drawings),
+            "people": number(people),
+            "views": number(config.views),
+            "images": number(images),
+            "most": number(limits.max_bank_images),
+        }
+        raise ConfigError(Text(TOO_MANY_IMAGES[bool(class_drawings), bool(people)], **shown))
 
 
 def join_address(

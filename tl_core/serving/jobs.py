@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tl_core.config import TrainConfig
-from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped
+from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped, message_of
+from tl_core.i18n import Text
 from tl_core.pipeline.handwriting import class_entries
 from tl_core.pipeline.predict import DRAWINGS_WAITING
 from tl_core.pipeline.runs import recover_interrupted, resolve_runs_dir
@@ -95,7 +96,7 @@ class ServerJob:
         """
         drawings = len(class_entries()) if config.include_handwriting else 0
         check_limits(config, hosting_limits(), drawings)  # a hosted classroom's small server
-        title = "Training" + ("" if config.is_transfer else " (random weights)")
+        title = Text("Training") if config.is_transfer else Text("Training (random weights)")
         self._check_allowed(entered, on_this_computer)
         return self._launch(TRAINING, title, config, lambda: self._train(config))
 
@@ -124,9 +125,15 @@ class ServerJob:
     def busy_message(self) -> str:
         """One sentence for a start that was refused: what is running, and what to do."""
         status = self.snapshot()
-        return (
-            f"{status.title or 'A job'} is running on the server: wait until it is done "
-            "(every tab shows its progress), or stop it first."
+        if not status.title:
+            return Text(
+                "A job is running on the server: wait until it is done (every tab shows its "
+                "progress), or stop it first."
+            )
+        return Text(
+            "{job} is running on the server: wait until it is done (every tab shows its "
+            "progress), or stop it first.",
+            job=status.title,
         )
 
     def _launch(
@@ -146,7 +153,7 @@ class ServerJob:
                 title,
                 config,
                 kind if kind != TRAINING else "data",
-                message="Starting",
+                message=Text("Starting"),
                 started=time.monotonic(),
             )
             self._thread = threading.Thread(
@@ -162,7 +169,7 @@ class ServerJob:
             if self._status.state != RUNNING:
                 return False
             self._stop.set()
-            self._status = replace(self._status, state=STOPPING, message="Stopping")
+            self._status = replace(self._status, state=STOPPING, message=Text("Stopping"))
             return True
 
     def snapshot(self) -> JobStatus:
@@ -178,33 +185,36 @@ class ServerJob:
 
     def _check_allowed(self, entered: str | None, on_this_computer: bool) -> None:
         if not self.may_control(entered, on_this_computer):
-            raise NotAllowed(not_allowed(self.passcode))
+            raise NotAllowed(Text(not_allowed(self.passcode)))
 
     def _run(self, body: Callable[[], None]) -> None:
         """The worker thread: run the job and record how it ended, whatever happens."""
         try:
             body()
         except TrainingStopped:
-            self._finish(STOPPED, message="Stopped: nothing was saved as complete.")
+            self._finish(STOPPED, message=Text("Stopped: nothing was saved as complete."))
         except DigitLabError as error:
-            self._finish(FAILED, error=str(error))
+            self._finish(FAILED, error=message_of(error))
         except BaseException as error:  # the worker must never die silently
-            self._finish(FAILED, error=f"{self._status.title} failed unexpectedly: {error}"[:500])
+            failed = Text(
+                "{job} failed unexpectedly: {error}", job=self._status.title, error=str(error)[:500]
+            )
+            self._finish(FAILED, error=failed)
 
     def _train(self, config: TrainConfig) -> None:
         result = train(config, self.runs_dir, listener=self._record, stop=self._stop)
-        self._finish(DONE, run_name=result.run.name, message="Saved: now the model in use.")
+        self._finish(DONE, run_name=result.run.name, message=Text("Saved: now the model in use."))
 
     def _task(self, kind: str, title: str, work: Work) -> None:
         def report(step: int, total: int, message: str) -> None:
             if self._stop.is_set():
-                raise TrainingStopped(f"{title} was stopped.")
+                raise TrainingStopped(Text("{job} was stopped.", job=title))
             self._record(ProgressEvent(kind, step, total, message=message))
 
         result = work(report)
         with self._lock:
             self._latest[kind] = (title, result)
-        self._finish(DONE, message="Done: every tab shows the result.")
+        self._finish(DONE, message=Text("Done: every tab shows the result."))
 
     def _record(self, event: ProgressEvent) -> None:
         """The listener: keep the latest progress per phase and one history row per epoch.

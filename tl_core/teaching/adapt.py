@@ -26,6 +26,7 @@ import numpy as np
 
 from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, RunError
+from tl_core.i18n import Text
 from tl_core.paths import feature_cache_dir
 from tl_core.pipeline import runs
 from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
@@ -78,8 +79,12 @@ def check_enough(handwriting: Handwriting) -> None:
     """Raise DigitLabError, in one sentence, when the class set is too small to teach from."""
     if len(handwriting) < MIN_DRAWINGS:
         raise DigitLabError(
-            f"Teaching it our handwriting needs at least {MIN_DRAWINGS} drawings in the class "
-            f"set (it has {len(handwriting)}): ask the class to draw and answer on Draw first."
+            Text(
+                "Teaching it our handwriting needs at least {needed} drawings in the class set "
+                "(it has {count}): ask the class to draw and answer on Draw first.",
+                needed=MIN_DRAWINGS,
+                count=len(handwriting),
+            )
         )
 
 
@@ -96,7 +101,7 @@ def adapt_to_class(
     check_enough(handwriting)
     to_train, held_out = split_held_out(handwriting)
     config = run.config
-    report(0, EPOCHS, "Loading the model in use and MNIST")
+    report(0, EPOCHS, Text("Loading the model in use and MNIST"))
     model = runs.load_model(run, runs_dir)
     base, head = base_of(model), model.get_layer("head")
     data = load_budget(config)
@@ -177,8 +182,11 @@ def adopt(adaptation: Adaptation, runs_dir: Path | None = None) -> Path:
         with contextlib.suppress(OSError):
             runs.set_state(path, runs.FAILED, error=str(error))
         raise RunError(
-            f"Saving the adapted model failed ({error.strerror or error}), so the model in "
-            "use did not change. Free some disk space and try again."
+            Text(
+                "Saving the adapted model failed ({error}), so the model in use did not change. "
+                "Free some disk space and try again.",
+                error=str(error.strerror or error),
+            )
         ) from error
     return path
 
@@ -202,7 +210,7 @@ def _features(
     def on_batch(count: int) -> None:
         nonlocal done
         done += count
-        report(done, total, "Running the frozen base on the class's drawings and MNIST")
+        report(done, total, Text("Running the frozen base on the class's drawings and MNIST"))
 
     return {
         name: cached_features(cache, extract, x, cache_key(x, input_size, identity), on_batch)[0]
@@ -227,7 +235,15 @@ def _train(
         order = rng.permutation(len(y))
         metrics = fit_epoch(head, x[order], y[order], validation, BATCH, threading.Event())
         history.append({"epoch": epoch + 1, "phase": "adapt", **metrics})
-        report(epoch + 1, EPOCHS, f"Teaching it our handwriting: epoch {epoch + 1} of {EPOCHS}")
+        report(
+            epoch + 1,
+            EPOCHS,
+            Text(
+                "Teaching it our handwriting: epoch {epoch} of {epochs}",
+                epoch=epoch + 1,
+                epochs=EPOCHS,
+            ),
+        )
     return history
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tl_core.i18n import _, number
 from tl_core.pipeline.handwriting import Entry
 
 WALL_SIZE = 36  # thumbnails on the wall: the newest drawings
@@ -26,9 +27,14 @@ class WallSummary:
 
     @property
     def sentence(self) -> str:
+        """The counts in a sentence, in the reader's language (a page's run)."""
         if not self.drawings:
-            return "No drawings yet: on Draw, a student taps “right” or “I meant…”."
-        return f"The model read {self.right} of our {self.drawings} drawings right."
+            return _("No drawings yet: on Draw, a student taps “right” or “I meant…”.")
+        return _(
+            "The model read {right} of our {drawings} drawings right.",
+            right=number(self.right),
+            drawings=number(self.drawings),
+        )
 
     def per_digit(self) -> pd.DataFrame:
         """Per digit meant: how many drawings, how many read right, the accuracy (or NaN)."""

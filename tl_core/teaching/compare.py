@@ -32,8 +32,9 @@ import keras
 import numpy as np
 
 from tl_core.config import BOTTLENECKS, TrainConfig
-from tl_core.errors import WeightsUnavailable
+from tl_core.errors import WeightsUnavailable, message_of
 from tl_core.files import read_json, write_json
+from tl_core.i18n import N_, Text
 from tl_core.paths import digitlab_home
 from tl_core.pipeline.augment import augmentation_bank, augmented_test_set
 from tl_core.pipeline.data import MnistData, load_mnist, take_budget
@@ -42,14 +43,18 @@ from tl_core.pipeline.model import compile_classifier
 from tl_core.pipeline.people import people_test_set
 from tl_core.pipeline.preprocess import deskew
 from tl_core.pipeline.train import train
-from tl_core.pipeline.weights import resolve_weights
+from tl_core.pipeline.weights import SENTENCES, label_text, resolve_weights
 
-STRATEGIES = {
-    "pretrained": "Frozen VGG16, pretrained weights + new head",
-    "fine-tune": "Frozen VGG16, pretrained weights + new head, then fine-tune its top block",
-    "random": "Frozen VGG16, random weights + new head (no pretraining)",
-    "scratch": "Small CNN trained from scratch",
-    "develop": "Small CNN trained on digits 0-4, frozen, new head on 5-9",
+STRATEGIES = {  # shown as `_(STRATEGIES[key])`
+    "pretrained": N_("Frozen VGG16, pretrained weights + new head"),
+    "fine-tune": N_("Frozen VGG16, pretrained weights + new head, then fine-tune its top block"),
+    "random": N_("Frozen VGG16, random weights + new head (no pretraining)"),
+    "scratch": N_("Small CNN trained from scratch"),
+    "develop": N_("Small CNN trained on digits 0-4, frozen, new head on 5-9"),
+}
+WITH_WEIGHTS = {  # the pretrained strategies, naming the weights this machine had
+    "pretrained": N_("Frozen {weights} + new head"),
+    "fine-tune": N_("Frozen {weights} + new head, then fine-tune its top block"),
 }
 SOURCE_DIGITS, TARGET_DIGITS = range(0, 5), range(5, 10)
 CACHE_FORMAT = 5  # 4: people's digits, pretrained weights; 5: small CNNs in a seeded order
@@ -122,7 +127,7 @@ def compare(
     emit = listener or (lambda message: None)
     results = []
     for key in keys:
-        emit(f"{STRATEGIES[key]}…")
+        emit(Text("{strategy}…", strategy=Text(STRATEGIES[key])))
         results.append(_cached(key, settings, cache_dir))
     return results
 
@@ -211,7 +216,8 @@ def _cached(key: str, settings: CompareSettings, cache_dir: Path | None) -> Stra
         return _unavailable(key, error)
     path = (cache_dir or compare_cache_dir()) / f"{identity}.json"
     try:
-        return StrategyResult(**{**read_json(path), "cached": True})
+        result = StrategyResult(**{**read_json(path), "cached": True})
+        return replace(result, label=strategy_label(key, result.label))
     except (OSError, ValueError, TypeError):
         pass
     result = _run(key, settings)
@@ -222,7 +228,25 @@ def _cached(key: str, settings: CompareSettings, cache_dir: Path | None) -> Stra
 
 def _unavailable(key: str, error: WeightsUnavailable) -> StrategyResult:
     """The strategy can't run here: its first sentence says why (no pretrained weights)."""
-    return StrategyResult(key, STRATEGIES[key], False, reason=str(error).split(". ")[0] + ".")
+    reason = message_of(error)
+    while isinstance(reason, Text) and reason.message == SENTENCES:
+        reason = reason.values["first"]
+    if not isinstance(reason, Text):
+        reason = str(reason).split(". ")[0] + "."
+    return StrategyResult(key, Text(STRATEGIES[key]), False, reason=reason)
+
+
+def strategy_label(key: str, label: str = "") -> str:
+    """A strategy's label as a `Text`, read in each reader's language: `label` is the one a
+    result was saved with (English), naming the pretrained weights the machine had."""
+    if not label or label == STRATEGIES[key]:
+        return Text(STRATEGIES[key])
+    if key in WITH_WEIGHTS:
+        before, after = WITH_WEIGHTS[key].split("{weights}")
+        if label.startswith(before) and label.endswith(after) and len(label) > len(before + after):
+            weights = label[len(before) : len(label) - len(after)]
+            return Text(WITH_WEIGHTS[key], weights=label_text(weights))
+    return label
 
 
 def result_key(key: str, settings: CompareSettings) -> str:
@@ -254,14 +278,14 @@ def result_key(key: str, settings: CompareSettings) -> str:
 
 def _run(key: str, settings: CompareSettings) -> StrategyResult:
     started = time.perf_counter()
-    label = STRATEGIES[key]
+    label = Text(STRATEGIES[key])
     try:
         if key in ("pretrained", "fine-tune", "random"):
             weights = "random" if key == "random" else "pretrained"
             config = settings.train_config(weights, fine_tune=key == "fine-tune")
             scores, weights_label = _vgg16(config)
             if key != "random":  # say which pretrained weights this machine had
-                label = label.replace("VGG16, pretrained weights", weights_label)
+                label = Text(WITH_WEIGHTS[key], weights=label_text(weights_label))
         elif key == "scratch":
             scores = _scratch(settings)
         else:

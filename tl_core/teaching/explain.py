@@ -15,12 +15,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tl_core.i18n import N_, _, percent
 from tl_core.pipeline.preprocess import DIGIT_SIDE, to_model_input
 
 TOWARD_GUESS = np.array([230, 159, 0], np.float32)  # orange (Okabe-Ito): colour-blind safe
 TOWARD_RUNNER_UP = np.array([0, 114, 178], np.float32)  # blue (Okabe-Ito)
 NEUTRAL_INK = np.full(3, 115.0, np.float32)  # gray: a stroke that pushed neither way
 HEAT_SCALE = 8  # screen pixels per digit pixel
+PLACES = {  # (vertical, horizontal) third of the digit -> where, in words
+    ("top", "left"): N_("the top left"),
+    ("top", ""): N_("the top"),
+    ("top", "right"): N_("the top right"),
+    ("", "left"): N_("the left"),
+    ("", ""): N_("the middle"),
+    ("", "right"): N_("the right"),
+    ("bottom", "left"): N_("the bottom left"),
+    ("bottom", ""): N_("the bottom"),
+    ("bottom", "right"): N_("the bottom right"),
+}
+NOWHERE = N_("no part of it")
 
 
 @dataclass(frozen=True)
@@ -36,12 +49,17 @@ class Explanation:
 
     def sentence(self) -> str:
         """How to read the map, in words a screen reader can say too: which digits, and
-        where on the drawing each push is strongest."""
-        return (
-            f"Orange marks the parts of your drawing that made the network say {self.guess} "
-            f"({self.guess_probability:.0%} sure; strongest at {_where(self.push > 0.3)}); "
-            f"blue the parts that pointed to {self.runner_up}, its second choice "
-            f"({self.runner_up_probability:.0%}; strongest at {_where(self.push < -0.3)})."
+        where on the drawing each push is strongest (in the reader's language: a page's run)."""
+        return _(
+            "Orange marks the parts of your drawing that made the network say {guess} "
+            "({guess_sure} sure; strongest at {guess_where}); blue the parts that pointed to "
+            "{runner_up}, its second choice ({runner_up_sure}; strongest at {runner_up_where}).",
+            guess=self.guess,
+            guess_sure=percent(self.guess_probability),
+            guess_where=_(_where(self.push > 0.3)),
+            runner_up=self.runner_up,
+            runner_up_sure=percent(self.runner_up_probability),
+            runner_up_where=_(_where(self.push < -0.3)),
         )
 
 
@@ -113,11 +131,12 @@ def _smoothed(push: np.ndarray) -> np.ndarray:
 
 
 def _where(mask: np.ndarray) -> str:
-    """Where in the digit a set of pixels lies, in words ("the top", "the bottom left")."""
+    """Where in the digit a set of pixels lies, in words ("the top", "the bottom left"): the
+    English message id, shown with `_()`."""
     if not mask.any():
-        return "no part of it"
+        return NOWHERE
     rows, cols = np.nonzero(mask)
     third = DIGIT_SIDE / 3
     vertical = ("top", "", "bottom")[min(int(rows.mean() // third), 2)]
     horizontal = ("left", "", "right")[min(int(cols.mean() // third), 2)]
-    return "the " + (" ".join(word for word in (vertical, horizontal) if word) or "middle")
+    return PLACES[vertical, horizontal]

@@ -6,6 +6,8 @@ machine (training) says how long the model in use took to make here, when there 
 
 from dataclasses import dataclass
 
+from tl_core.i18n import N_, _, number
+
 
 @dataclass(frozen=True)
 class LessonStep:
@@ -17,47 +19,68 @@ class LessonStep:
 
 
 def lesson_plan(last_training_s: float | None = None) -> list[LessonStep]:
-    """The steps, in order; their minutes add up to 45."""
-    training = (
-        f"the model in use took {last_training_s:.0f} s to make on this server"
+    """The steps, in order, in the reader's language (call it in a page's run); their
+    minutes add up to 45."""
+    train = (
+        _(
+            "Start the quick run and watch the curves move (the model in use took {seconds} s "
+            "to make on this server).",
+            seconds=number(last_training_s),
+        )
         if last_training_s is not None
-        else "the Train page estimates how long it takes on this machine before it starts"
+        else _(
+            "Start the quick run and watch the curves move (the Train page estimates how long "
+            "it takes on this machine before it starts)."
+        )
     )
     return [
-        LessonStep(5, "pages/home.py", "The idea",
-                   "The seven steps below: a photo network re-used for digits.",
-                   "What might a network that knows photos already know about digits?"),
-        LessonStep(5, "pages/data.py", "The data",
-                   "MNIST digits, then the same digits rotated, slanted, shifted and zoomed.",
-                   "Why train on digits that were turned and slanted on purpose?"),
-        LessonStep(10, "pages/train.py", "Train it",
-                   f"Start the quick run and watch the curves move ({training}).",
-                   "Training accuracy climbs: why can validation accuracy stay lower?"),
-        LessonStep(10, "pages/draw.py", "Everyone draws",
-                   "Each student draws digits and taps “right” or “I meant…”.",
-                   "Which digits fool it? Can you fool it on purpose?"),
-        LessonStep(5, "pages/results.py", "Where it goes wrong",
-                   "MNIST accuracy beside real people's digits (writers it never saw), "
-                   "then the confusion matrix; click a cell to see the digits it mixed up.",
-                   "Why does it read people worse than MNIST? Would a person make its mistakes?"),
-        LessonStep(10, "pages/classroom.py", "Our handwriting",
-                   "The class wall, then “Teach it our handwriting” (seconds): old and new "
-                   "model on drawings it never trained on, and on MNIST.",
-                   "It adapted to us: did it forget what it knew?"),
+        LessonStep(5, "pages/home.py", _("The idea"),
+                   _("The seven steps below: a photo network re-used for digits."),
+                   _("What might a network that knows photos already know about digits?")),
+        LessonStep(5, "pages/data.py", _("The data"),
+                   _("MNIST digits, then the same digits rotated, slanted, shifted and zoomed."),
+                   _("Why train on digits that were turned and slanted on purpose?")),
+        LessonStep(10, "pages/train.py", _("Train it"), train,
+                   _("Training accuracy climbs: why can validation accuracy stay lower?")),
+        LessonStep(10, "pages/draw.py", _("Everyone draws"),
+                   _("Each student draws digits and taps “right” or “I meant…”."),
+                   _("Which digits fool it? Can you fool it on purpose?")),
+        LessonStep(5, "pages/results.py", _("Where it goes wrong"),
+                   _("MNIST accuracy beside real people's digits (writers it never saw), "
+                     "then the confusion matrix; click a cell to see the digits it mixed up."),
+                   _("Why does it read people worse than MNIST? Would a person make its "
+                     "mistakes?")),
+        LessonStep(10, "pages/classroom.py", _("Our handwriting"),
+                   _("The class wall, then “Teach it our handwriting” (seconds): old and new "
+                     "model on drawings it never trained on, and on MNIST."),
+                   _("It adapted to us: did it forget what it knew?")),
     ]  # fmt: skip
 
 
-CURVE_NAMES = {
-    "accuracy": "training accuracy",
-    "val_accuracy": "validation accuracy",
-    "loss": "training loss",
-    "val_loss": "validation loss",
+CURVE_NAMES = {  # shown as `_(CURVE_NAMES[name])`
+    "accuracy": N_("training accuracy"),
+    "val_accuracy": N_("validation accuracy"),
+    "loss": N_("training loss"),
+    "val_loss": N_("validation loss"),
 }
 
 
 def curves_sentence(history: list[dict[str, float]], names: tuple[str, ...]) -> str:
     """A chart of training curves in words, its text alternative for a screen reader:
-    where each curve started and where it ended."""
+    where each curve started and where it ended (in the reader's language: a page's run)."""
     first, last = history[0], history[-1]
-    parts = [f"{CURVE_NAMES[name]} from {first[name]:.3f} to {last[name]:.3f}" for name in names]
-    return f"Epochs {first['epoch']} to {last['epoch']}: " + "; ".join(parts) + "."
+    parts = "; ".join(
+        _(
+            "{curve} from {start} to {end}",
+            curve=_(CURVE_NAMES[name]),
+            start=number(first[name], 3),
+            end=number(last[name], 3),
+        )
+        for name in names
+    )
+    return _(
+        "Epochs {first} to {last}: {curves}.",
+        first=first["epoch"],
+        last=last["epoch"],
+        curves=parts,
+    )

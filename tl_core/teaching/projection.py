@@ -16,10 +16,14 @@ from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from tl_core.i18n import N_
 from tl_core.pipeline.features import extract_features, feature_extractor
 from tl_core.pipeline.model import base_of
 
 METHODS = ("pca", "tsne")
+# The table's values for the student's own point and the others: English, as the page's code
+# compares them; the page shows them with `_(...)`.
+YOURS, TEST_DIGIT, YOUR_DRAWING = N_("yours"), N_("test digit"), N_("your drawing")
 
 
 def bottleneck_features(model: keras.Model, digits: np.ndarray) -> np.ndarray:
@@ -55,8 +59,8 @@ def feature_space(
     images = digits if drawn is None else np.concatenate([digits, drawn[np.newaxis]])
     points = project(bottleneck_features(model, images), dims, method)
     table = pd.DataFrame(points, columns=["x", "y", "z"][:dims])
-    table["label"] = [str(label) for label in labels] + ([] if drawn is None else ["yours"])
-    table["kind"] = ["test digit"] * len(labels) + ([] if drawn is None else ["your drawing"])
+    table["label"] = [str(label) for label in labels] + ([] if drawn is None else [YOURS])
+    table["kind"] = [TEST_DIGIT] * len(labels) + ([] if drawn is None else [YOUR_DRAWING])
     table["image"] = [png_data_url(image) for image in images]
     return table
 

@@ -31,6 +31,7 @@ from tl_core.serving.access import (
     not_allowed,
     teacher_passcode,
 )
+from tl_core.teaching.palette import OKABE_ITO
 
 if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never with Home
     import numpy as np
@@ -309,7 +310,7 @@ def curve_spec(title: str, description: str) -> dict[str, Any]:
                 "field": "curve",
                 "type": "nominal",
                 "title": None,
-                "scale": {"range": ["#0072B2", "#E69F00"]},  # Okabe-Ito blue and orange
+                "scale": {"range": list(OKABE_ITO[:2])},
                 "legend": {"orient": "bottom"},
             },
         },

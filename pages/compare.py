@@ -29,6 +29,7 @@ from tl_core.teaching.compare import (
     cuts_work,
     sweep_work,
 )
+from tl_core.teaching.palette import OKABE_ITO
 
 through_app_navigation()  # first: a deep link on a fresh server runs through app.py
 
@@ -36,6 +37,7 @@ SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
 SIZE_LABELS = {"all (400)": N_("all (400)")}  # the sizes shown in words; the others are numbers
 STRATEGIES_JOB, SWEEP_JOB, CUTS_JOB = "compare", "sweep", "cuts"  # kinds of heavy job
 SCORED_ON = {"test_accuracy": N_("MNIST test"), "people_accuracy": N_("people's digits")}
+SERIES = alt.Scale(range=list(OKABE_ITO))  # a colour per strategy, told apart when colour-blind
 
 
 def strategy_label(key: str) -> str:
@@ -125,7 +127,7 @@ if not curves.empty:
         .encode(
             x=alt.X("epoch:Q", title=_("epoch")),
             y=alt.Y("validation accuracy:Q", title=_("validation accuracy")),
-            color=alt.Color("strategy:N", title=_("strategy")),
+            color=alt.Color("strategy:N", title=_("strategy"), scale=SERIES),
         ),
         width="stretch",
     )
@@ -193,7 +195,7 @@ if not points.empty:
         .encode(
             x=alt.X("per_class:Q", scale=alt.Scale(type="log"), title=_("digits per class")),
             y=alt.Y("accuracy:Q", title=_("accuracy"), scale=alt.Scale(zero=False)),
-            color=alt.Color("strategy:N", title=_("strategy")),
+            color=alt.Color("strategy:N", title=_("strategy"), scale=SERIES),
             strokeDash=alt.StrokeDash("scored on:N", title=_("scored on")),
             tooltip=[
                 alt.Tooltip("strategy:N", title=_("strategy")),
@@ -260,7 +262,7 @@ if not cut_table.empty:
         .encode(
             x=alt.X("scored on:N", title=None),
             y=alt.Y("value:Q", title=_("accuracy")),
-            color=alt.Color("scored on:N", title=_("scored on")),
+            color=alt.Color("scored on:N", title=_("scored on"), scale=SERIES),
             column=alt.Column("cut:N", title=_("cut")),
             tooltip=[
                 alt.Tooltip("cut:N", title=_("cut")),

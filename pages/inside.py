@@ -26,6 +26,7 @@ from tl_core.teaching.inside import (
     strongest_channels,
     viewing_base,
 )
+from tl_core.teaching.palette import DIGIT_COLOURS
 from tl_core.teaching.projection import METHODS, feature_space
 
 through_app_navigation()  # first: a deep link on a fresh server runs through app.py
@@ -174,11 +175,12 @@ label_title, kind_title, image_title = _("label"), _("kind"), _("image")
 if dims == 2:
     points = (
         alt.Chart(table)
-        .mark_circle(size=50)
+        .mark_point(size=50, filled=True)
         .encode(
             x="x:Q",
             y="y:Q",
-            color=alt.Color("label:N", title=label_title),
+            color=alt.Color("label:N", title=label_title, scale=alt.Scale(range=DIGIT_COLOURS)),
+            shape=alt.Shape("label:N", title=label_title),
             tooltip=[
                 alt.Tooltip("label:N", title=label_title),
                 alt.Tooltip("kind:N", title=kind_title),
@@ -224,6 +226,7 @@ else:
         z="z",
         color="label",
         symbol="kind",
+        color_discrete_sequence=DIGIT_COLOURS,
         hover_data=["kind"],
         labels={"label": label_title, "kind": kind_title},
     )

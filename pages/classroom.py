@@ -21,7 +21,7 @@ from pages.common import (
     speak_the_session_language,
     start,
     start_button,
-    through_app_navigation,
+    start_page,
 )
 from tl_core.errors import DigitLabError
 from tl_core.i18n import N_, Text, _, number, percent
@@ -39,7 +39,7 @@ from tl_core.pipeline.runs import Run
 from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt, check_enough
 from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 ADAPT_JOB = "adapt"  # the kind of heavy job
 PER_ROW = 9

@@ -3,7 +3,7 @@
 `st.cache_resource` makes these objects server-wide, so thirty students share one model in
 memory and one job (training or a comparison); per-student choices stay in
 `st.session_state`. Importing this module first also fixes two Streamlit defaults that a
-class would feel (see `through_app_navigation` and `_keep_the_keras_session`); both reach
+class would feel (see `_through_app_navigation` and `_keep_the_keras_session`); both reach
 into Streamlit's internals, and tests/test_streamlit_guards.py fails, naming what broke, when
 an upgrade moves them.
 """
@@ -47,21 +47,30 @@ PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passc
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
 THROUGH_APP = "through_app_navigation"  # session key: this session's runs go through app.py
 SHOWN = "job_shown_{}"  # session key: the result of a kind of heavy job this tab has drawn
-LANGUAGE = "language"  # session key (and the sidebar menu's): the language this tab reads
+LANGUAGE = "language"  # session key: the language this tab reads
+LANGUAGE_MENU = "language_menu"  # the sidebar menu's own key (see language_menu)
 NO_MODEL_YET = N_("There is no trained model yet: train one on the Train page, then come back.")
 
 
 def language_menu() -> None:
     """The sidebar's language menu, for this session only; the browser's language is the
-    default. `app.py` draws it before the page, so every page and its titles follow it."""
+    default. `app.py` draws it before the page, so every page and its titles follow it. The
+    choice is copied to a plain session key, as the passcode is (see passcode_box), so no
+    rerun can lose it."""
     st.session_state.setdefault(LANGUAGE, language_from_locale(st.context.locale))
     use_language(st.session_state[LANGUAGE])
+
+    def chosen() -> None:
+        st.session_state[LANGUAGE] = st.session_state[LANGUAGE_MENU]
+
+    codes = list(LANGUAGES)
     st.sidebar.selectbox(
         _("Language"),
-        list(LANGUAGES),
+        codes,
+        index=codes.index(st.session_state[LANGUAGE]),
         format_func=LANGUAGES.get,
-        key=LANGUAGE,
-        on_change=lambda: use_language(st.session_state[LANGUAGE]),
+        key=LANGUAGE_MENU,
+        on_change=chosen,
     )
 
 
@@ -70,9 +79,15 @@ def speak_the_session_language() -> None:
     use_language(st.session_state.get(LANGUAGE, "en"))
 
 
-def through_app_navigation() -> None:
-    """Run every page through `app.py`, a deep link on a fresh server too. Every page calls
-    this first.
+def start_page() -> None:
+    """Every page calls this first: its runs go through `app.py`, in the session's language
+    (a page's run may come without `app.py`'s, as a deep link's first run does)."""
+    _through_app_navigation()
+    speak_the_session_language()
+
+
+def _through_app_navigation() -> None:
+    """Run every page through `app.py`, a deep link on a fresh server too.
 
     Streamlit treats an app with a `pages/` folder as an old-style multipage app until its
     main script has called `st.navigation` once in the server process. So the very first

@@ -16,7 +16,7 @@ from pages.common import (
     progress,
     start,
     start_button,
-    through_app_navigation,
+    start_page,
 )
 from tl_core.config import BOTTLENECKS
 from tl_core.i18n import N_, Text, _, number
@@ -31,7 +31,7 @@ from tl_core.teaching.compare import (
 )
 from tl_core.teaching.palette import OKABE_ITO
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 SIZES = {"10": 10, "30": 30, "100": 100, "300": 300, "all (400)": 400}
 SIZE_LABELS = {"all (400)": N_("all (400)")}  # the sizes shown in words; the others are numbers

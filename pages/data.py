@@ -3,14 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from pages.common import mnist, through_app_navigation
+from pages.common import mnist, start_page
 from tl_core.config import Ranges, TrainConfig
 from tl_core.i18n import _, number
 from tl_core.pipeline.augment import augment
 from tl_core.pipeline.data import first_of_each_digit
 from tl_core.pipeline.images import mosaic
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 PER_DIGIT = 12
 ZOOM = 3  # draw each 28x28 digit 3x larger

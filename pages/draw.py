@@ -13,7 +13,7 @@ from pages.common import (
     explainer,
     predictor_in_use,
     speak_the_session_language,
-    through_app_navigation,
+    start_page,
     weights_badge,
 )
 from tl_core.errors import ImageError, NoDigitFound
@@ -25,7 +25,7 @@ from tl_core.pipeline.preprocess import previews
 from tl_core.pipeline.runs import Run
 from tl_core.teaching.explain import heat_image
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
 # A plain Vega-Lite spec: a bar per digit. (st.bar_chart builds and validates an Altair

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import model_in_use, through_app_navigation, weights_badge, who_teaches
+from pages.common import model_in_use, start_page, weights_badge, who_teaches
 from tl_core.config import QUICK_RUN
 from tl_core.i18n import _, number, percent
 from tl_core.pipeline.data import NUM_CLASSES, keras_mnist_cached
@@ -16,7 +16,7 @@ from tl_core.pipeline.weights import (
 from tl_core.serving.hosting import hosting_limits, join_address, qr_png
 from tl_core.teaching.lesson import lesson_plan
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 st.title(":material/draw: Digit Lab")
 limits = hosting_limits()

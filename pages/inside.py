@@ -13,7 +13,7 @@ from pages.common import (
     cached_mnist,
     mnist,
     predictor_in_use,
-    through_app_navigation,
+    start_page,
     weights_badge,
 )
 from tl_core.i18n import N_, _, number
@@ -29,7 +29,7 @@ from tl_core.teaching.inside import (
 from tl_core.teaching.palette import DIGIT_COLOURS
 from tl_core.teaching.projection import METHODS, feature_space
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 CHANNELS = 16
 DRAWING, TEST_DIGIT = "drawing", "test"  # the digit sources (the radio's options)

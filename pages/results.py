@@ -16,7 +16,7 @@ from pages.common import (
     model_in_use,
     predictor_in_use,
     runs,
-    through_app_navigation,
+    start_page,
     weights_badge,
 )
 from tl_core.errors import DigitLabError
@@ -29,7 +29,7 @@ from tl_core.pipeline.runs import STATE_NAMES
 from tl_core.pipeline.weights import label_text
 from tl_core.serving.export import USAGE, keras_bytes, tflite_bytes
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 MAX_SHOWN = 40
 LAST_CELL = "last_confusion_cell"  # session key: the cell clicked last, so a click picks once

@@ -16,7 +16,7 @@ from pages.common import (
     passcode_box,
     server_job,
     speak_the_session_language,
-    through_app_navigation,
+    start_page,
 )
 from tl_core.config import BOTTLENECKS, POOLINGS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
@@ -29,7 +29,7 @@ from tl_core.pipeline.weights import RANDOM_LABEL, pretrained_label_here
 from tl_core.serving.hosting import hosting_limits
 from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
 
-through_app_navigation()  # first: a deep link on a fresh server runs through app.py
+start_page()  # first: through app.py (a deep link too), in the session's language
 
 WEIGHTS = {
     "pretrained": N_("Pretrained (transfer learning)"),

@@ -1,7 +1,13 @@
-"""What several test files share: the tiny training setting and a copy of one trained run."""
+"""What several test files share: the tiny training setting, a copy of one trained run and
+a drawing as the canvas hands it over."""
 
+import base64
+import io
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+
+from PIL import Image, ImageDraw
 
 from tl_core.config import TrainConfig
 from tl_core.pipeline.runs import Run, read_run
@@ -16,3 +22,13 @@ def install_run(run: Run, runs_dir: Path, name: str | None = None) -> Run:
     target = runs_dir / (name or run.name)
     shutil.copytree(run.path, target)
     return read_run(target)
+
+
+def canvas_value(draw_strokes: Callable[[ImageDraw.ImageDraw], None]) -> dict:
+    """The value streamlit-drawable-canvas keeps in session_state after a drawing."""
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    draw_strokes(ImageDraw.Draw(image))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}

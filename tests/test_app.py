@@ -1,7 +1,5 @@
 """Every page of the Streamlit app, run headless with streamlit.testing.v1.AppTest."""
 
-import base64
-import io
 import subprocess
 import sys
 import time
@@ -9,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY
+from helpers import TINY, canvas_value
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
@@ -28,16 +26,6 @@ def page(name: str) -> AppTest:
         app.switch_page(f"pages/{name}.py").run()
     assert not app.exception, app.exception
     return app
-
-
-def canvas_value(draw_strokes) -> dict:
-    """The value streamlit-drawable-canvas keeps in session_state after a drawing."""
-    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
-    draw_strokes(ImageDraw.Draw(image))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
 
 
 def draw_a_seven() -> AppTest:

@@ -395,6 +395,8 @@ def test_home_opens_in_the_browsers_language_and_the_menu_changes_it(
     expect(page.get_by_role("heading", name=_("Transfer learning in seven steps"))).to_be_visible(
         timeout=30_000
     )
+    page.get_by_test_id("stSidebarNavLink").nth(3).click()  # the choice lasts across pages
+    expect(page.get_by_role("heading", name=_("Draw a digit"))).to_be_visible(timeout=60_000)
     use_language("en")
 
 

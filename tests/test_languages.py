@@ -5,6 +5,7 @@ import re
 import threading
 
 import pytest
+from helpers import canvas_value
 from streamlit.testing.v1 import AppTest
 
 from tl_core.i18n import (
@@ -17,6 +18,7 @@ from tl_core.i18n import (
     percent,
     use_language,
 )
+from tl_core.pipeline.runs import Run
 from tl_core.tools.catalogues import ROOT, read_catalogue, sources, template
 
 TRANSLATED = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
@@ -60,6 +62,47 @@ def test_a_translation_keeps_every_field_icon_and_code_of_its_message(code: str)
         and sorted(KEPT.findall(message.id)) != sorted(KEPT.findall(message.string))
     ]
     assert not changed, "\n".join(changed)
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_every_translation_fills_in_its_fields(code: str) -> None:
+    """A stray brace in a translation would crash the page that shows it."""
+    for message in read_catalogue(code):
+        if message.id and message.string:
+            fields = dict.fromkeys(re.findall(r"\{([a-z_]+)\}", message.id), "7")
+            message.string.format(**fields)  # raises on a broken translation
+
+
+PAGES = ["data", "train", "draw", "results", "compare", "inside", "classroom"]
+
+
+EVERY_PAGE_BY_DEFAULT = "pl"  # one language in the default run (a run per page); all when slow
+
+
+@pytest.mark.parametrize(
+    "code",
+    [c if c == EVERY_PAGE_BY_DEFAULT else pytest.param(c, marks=pytest.mark.slow) for c in TRANSLATED],
+)
+def test_every_page_runs_in_each_language_with_a_model_and_a_drawing(
+    code: str, trained_run: Run
+) -> None:
+    """Each page, in the language chosen, with a trained model and a 7 on the canvas: no
+    page fails, and each says something in that language."""
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app.session_state["language"] = code
+    app.session_state["canvas-0"] = canvas_value(
+        lambda draw: draw.line([(60, 40), (200, 40), (110, 250)], fill="white", width=18)
+    )
+    app.run()
+    use_language(code)
+    for name in PAGES:
+        app.switch_page(f"pages/{name}.py").run()
+        assert not app.exception, (name, app.exception)
+        shown = [e.value for kind in ("markdown", "caption", "info") for e in getattr(app, kind)]
+        assert not re.search(r"\{[a-z_]+\}", " ".join(map(str, shown))), (name, "a field unfilled")
+    app.switch_page("pages/draw.py").run()
+    guess = [m for m in app.metric if m.label == _("The network says")]
+    assert len(guess) == 1 and guess[0].value in "0123456789"
 
 
 # Streamlit calls whose first argument, or these keywords, a student reads.

@@ -23,7 +23,7 @@ def test_the_old_pages_folder_mode_is_still_switched_by_the_flag_common_turns_of
         "PagesManager.uses_pages_directory" in runner
     ), (
         f"{UPGRADED} no longer decides the old pages-folder mode by "
-        "PagesManager.uses_pages_directory: pages/common.py's through_app_navigation does "
+        "PagesManager.uses_pages_directory: pages/common.py's _through_app_navigation does "
         "nothing, and a page URL opened first on a fresh server may run that page alone, "
         "without the app's navigation. Check the deep-link browser test and mend it."
     )

@@ -81,7 +81,10 @@ EVERY_PAGE_BY_DEFAULT = "pl"  # one language in the default run (a run per page)
 
 @pytest.mark.parametrize(
     "code",
-    [c if c == EVERY_PAGE_BY_DEFAULT else pytest.param(c, marks=pytest.mark.slow) for c in TRANSLATED],
+    [
+        code if code == EVERY_PAGE_BY_DEFAULT else pytest.param(code, marks=pytest.mark.slow)
+        for code in TRANSLATED
+    ],
 )
 def test_every_page_runs_in_each_language_with_a_model_and_a_drawing(
     code: str, trained_run: Run

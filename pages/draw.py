@@ -19,15 +19,16 @@ from pages.common import (
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.i18n import _, number, percent
 from tl_core.pipeline.handwriting import save_drawing
-from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image
+from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image, thumbnail
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
 from tl_core.pipeline.runs import Run
-from tl_core.teaching.explain import heat_image
+from tl_core.teaching.explain import HEAT_SCALE, heat_image
 
 start_page()  # first: through app.py (a deep link too), in the session's language
 
 CANVAS_SIDE, PEN_WIDTH = 280, 18
+STEP_SIDE = 110  # the preparation steps' pictures, in screen pixels
 # A plain Vega-Lite spec: a bar per digit. (st.bar_chart builds and validates an Altair
 # chart on every rerun, which cost about 45 ms of server CPU per drawing.)
 PROBABILITY_BARS = {
@@ -116,7 +117,8 @@ def why(run: Run, prediction: Prediction) -> None:
     explanation = model.explain(prediction.digit_image, prediction.probabilities)
     sentence = str(explanation.sentence())
     st.markdown(_("**Why {digit}?**", digit=prediction.digit))
-    st.image(heat_image(explanation, prediction.digit_image), width=168, alt=sentence)
+    heat = heat_image(explanation, prediction.digit_image)
+    st.image(heat, width=28 * HEAT_SCALE, alt=sentence)
     st.caption(sentence)
 
 
@@ -159,7 +161,7 @@ def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: in
     st.markdown(_("**What the network sees**: every training digit took the same steps"))
     steps = st.columns(4)
     yours = _("your drawing") if source == "canvas" else _("your upload")
-    steps[0].image(image, caption=yours, width=110, alt=f"{yours}.")
+    steps[0].image(thumbnail(image, STEP_SIDE), caption=yours, width=STEP_SIDE, alt=f"{yours}.")
     straight, model_input = previews(prediction.digit_image, size)
     shown = [
         (prediction.digit_image, _("cut out, 20x20 box, centred (28x28)")),
@@ -168,7 +170,7 @@ def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: in
     ]
     for column, (picture, caption) in zip(steps[1:], shown, strict=True):
         column.image(
-            picture, caption=caption, width=110, alt=_("Your drawing, {step}.", step=caption)
+            picture, caption=caption, width=STEP_SIDE, alt=_("Your drawing, {step}.", step=caption)
         )
 
 

@@ -6,7 +6,13 @@ import pytest
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.runs import Run, load_model
-from tl_core.teaching.explain import TOWARD_GUESS, Explainer, Explanation, heat_image
+from tl_core.teaching.explain import (
+    HEAT_SCALE,
+    TOWARD_GUESS,
+    Explainer,
+    Explanation,
+    heat_image,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +73,10 @@ def test_the_heat_image_is_white_off_the_strokes_and_orange_where_they_push_the_
     digit = load_embedded().x_test[7]
     explanation = explainer.explain(digit, predictor.probabilities(digit[np.newaxis])[0])
     image = heat_image(explanation, digit)
-    assert image.shape == (224, 224, 3) and image.dtype == np.uint8
-    assert (image[:8, :8] == 255).all()  # a corner: no ink
+    assert image.shape == (28 * HEAT_SCALE, 28 * HEAT_SCALE, 3) and image.dtype == np.uint8
+    assert (image[:HEAT_SCALE, :HEAT_SCALE] == 255).all()  # a corner: no ink
     strongest = np.unravel_index(np.argmax(explanation.push), digit.shape)
-    pixel = image[strongest[0] * 8, strongest[1] * 8].astype(float)
+    pixel = image[strongest[0] * HEAT_SCALE, strongest[1] * HEAT_SCALE].astype(float)
     ink = digit[strongest] / 255
     expected = 255 * (1 - ink) + TOWARD_GUESS * ink
     assert np.abs(pixel - expected).max() <= 2

@@ -139,6 +139,17 @@ def _centre_by_mass(box: np.ndarray) -> np.ndarray:
     return np.rint(digit).astype(np.uint8)
 
 
+def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
+    """A drawing or photo shrunk to fit `side` pixels, for showing beside its digit: a page
+    that handed Streamlit the canvas itself (280x280 RGBA) paid for resizing and encoding
+    it on every stroke. Gray and RGB stay as they are; RGBA becomes RGB (the canvas is
+    opaque)."""
+    picture = Image.fromarray(image)
+    picture = picture.convert("RGB") if picture.mode == "RGBA" else picture
+    picture.thumbnail((side, side), Image.Resampling.BOX)
+    return np.asarray(picture)
+
+
 def _too_big(max_bytes: int) -> str:
     return Text(
         "This file is larger than {megabytes} MB: use a smaller image.",

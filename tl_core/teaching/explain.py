@@ -21,7 +21,7 @@ from tl_core.pipeline.preprocess import DIGIT_SIDE, to_model_input
 TOWARD_GUESS = np.array([230, 159, 0], np.float32)  # orange (Okabe-Ito): colour-blind safe
 TOWARD_RUNNER_UP = np.array([0, 114, 178], np.float32)  # blue (Okabe-Ito)
 NEUTRAL_INK = np.full(3, 115.0, np.float32)  # gray: a stroke that pushed neither way
-HEAT_SCALE = 8  # screen pixels per digit pixel
+HEAT_SCALE = 6  # screen pixels per digit pixel: 168 px, the size Draw shows it at
 PLACES = {  # (vertical, horizontal) third of the digit -> where, in words
     ("top", "left"): N_("the top left"),
     ("top", ""): N_("the top"),
@@ -108,8 +108,9 @@ class Explainer:
 
 
 def heat_image(explanation: Explanation, digit: np.ndarray) -> np.ndarray:
-    """The map as an RGB image (224x224): the drawing in gray on white, each stroke tinted
-    orange or blue by how hard it pushed toward the guess or the runner-up."""
+    """The map as an RGB image (168x168, so the page sends it unresized): the drawing in
+    gray on white, each stroke tinted orange or blue by how hard it pushed toward the guess
+    or the runner-up."""
     ink = digit.astype(np.float32)[..., np.newaxis] / 255.0
     push = explanation.push[..., np.newaxis]
     colour = np.where(push > 0, TOWARD_GUESS, TOWARD_RUNNER_UP)

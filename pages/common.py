@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never w
     from tl_core.pipeline.evaluate import Evaluation
     from tl_core.pipeline.predict import Predictor
     from tl_core.serving.jobs import ServerJob
-    from tl_core.teaching.explain import Explainer
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
@@ -203,29 +202,14 @@ def cached_predictor(run_path: str, model_sha256: str) -> "Predictor":
     return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
 
 
-def explainer(run_path: str, model_sha256: str) -> "Explainer":
-    """The gradient of the model in use, with a spinner while it is first compiled."""
-    with st.spinner(_("Preparing the explanation…")):
-        return cached_explainer(run_path, model_sha256)
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def cached_explainer(run_path: str, model_sha256: str) -> "Explainer":
-    """The gradient of the model in use, compiled once for everyone (tl_core.teaching.explain)."""
-    from tl_core.teaching.explain import Explainer
-
-    return Explainer(cached_predictor(run_path, model_sha256).model)
-
-
 @st.cache_data(max_entries=128, show_spinner=False)
 def heat_map(run_path: str, model_sha256: str, digit: "np.ndarray") -> "np.ndarray":
     """Why the model reads a saved 28x28 drawing as it does, as an image (the Class page's
     misread drawings: each is explained once per model, not on every refresh)."""
-    from tl_core.teaching.explain import heat_image
+    from tl_core.teaching.explain import explain, heat_image
 
-    probabilities = cached_predictor(run_path, model_sha256).probabilities(digit[None])[0]
-    explanation = cached_explainer(run_path, model_sha256).explain(digit, probabilities)
-    return heat_image(explanation, digit)
+    prediction = cached_predictor(run_path, model_sha256).predict_digit(digit, explained=True)
+    return heat_image(explain(prediction), digit)
 
 
 @st.cache_resource(max_entries=4)

@@ -10,7 +10,6 @@ from streamlit_drawable_canvas import st_canvas
 from pages.common import (
     DRAWN_DIGIT,
     NO_MODEL_YET,
-    explainer,
     predictor_in_use,
     speak_the_session_language,
     start_page,
@@ -22,8 +21,7 @@ from tl_core.pipeline.handwriting import save_drawing
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image, thumbnail
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
-from tl_core.pipeline.runs import Run
-from tl_core.teaching.explain import HEAT_SCALE, heat_image
+from tl_core.teaching.explain import HEAT_SCALE, explain, heat_image
 
 start_page()  # first: through app.py (a deep link too), in the session's language
 
@@ -111,10 +109,9 @@ def answer_buttons(prediction: Prediction) -> None:
     )
 
 
-def why(run: Run, prediction: Prediction) -> None:
+def why(prediction: Prediction) -> None:
     """Which strokes pushed the network toward its guess, which toward its second choice."""
-    model = explainer(str(run.path), run.status.get("model_sha256", ""))
-    explanation = model.explain(prediction.digit_image, prediction.probabilities)
+    explanation = explain(prediction)
     sentence = str(explanation.sentence())
     st.markdown(_("**Why {digit}?**", digit=prediction.digit))
     heat = heat_image(explanation, prediction.digit_image)
@@ -122,7 +119,7 @@ def why(run: Run, prediction: Prediction) -> None:
     st.caption(sentence)
 
 
-def guess(prediction: Prediction, run: Run) -> None:
+def guess(prediction: Prediction) -> None:
     """The answer to a drawing, in the order a phone shows it under the canvas: the guess
     and the answer buttons first, then the bars, the explanation and the steps."""
     st.metric(
@@ -147,7 +144,7 @@ def guess(prediction: Prediction, run: Run) -> None:
     each = " · ".join(f"{digit}: {percent(p)}" for digit, p in enumerate(prediction.probabilities))
     st.caption(_("Probabilities: {each}", each=each))
     st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
-    why(run, prediction)
+    why(prediction)
     # Read out by a screen reader whenever the guess changes (last: on a phone, the space
     # Streamlit keeps around every element would push the answer buttons down).
     st.html(
@@ -230,11 +227,11 @@ def draw_and_answer() -> None:
             st.info(_("Draw a digit on the black square."))
             return
         try:
-            prediction = predictor.predict_image(image, drawing=source == "canvas")
+            prediction = predictor.predict_image(image, drawing=source == "canvas", explained=True)
         except NoDigitFound as error:
             st.info(str(error))
             return
-        guess(prediction, run)
+        guess(prediction)
     steps_shown(image, source, prediction, predictor.input_size)
 
 

@@ -1,24 +1,19 @@
 """Why the network said so: the heat map over a drawing (tl_core.teaching.explain)."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.runs import Run, load_model
-from tl_core.teaching.explain import (
-    HEAT_SCALE,
-    TOWARD_GUESS,
-    Explainer,
-    Explanation,
-    heat_image,
-)
+from tl_core.teaching.explain import HEAT_SCALE, TOWARD_GUESS, Explanation, explain, heat_image
 
 
 @pytest.fixture(scope="module")
-def served(tiny_run: Run) -> tuple[Predictor, Explainer]:
-    model = load_model(tiny_run, tiny_run.path.parent)
-    return Predictor(model), Explainer(model)
+def served(tiny_run: Run) -> Predictor:
+    return Predictor(load_model(tiny_run, tiny_run.path.parent))
 
 
 def log_odds(predictor: Predictor, digits: np.ndarray, guess: int, runner_up: int) -> np.ndarray:
@@ -27,10 +22,10 @@ def log_odds(predictor: Predictor, digits: np.ndarray, guess: int, runner_up: in
 
 
 def test_the_map_lies_on_the_strokes_and_names_the_two_digits(served) -> None:
-    predictor, explainer = served
+    predictor = served
     digit = load_embedded().x_test[3]
     probabilities = predictor.probabilities(digit[np.newaxis])[0]
-    explanation = explainer.explain(digit, probabilities)
+    explanation = explain(predictor.predict_digit(digit, explained=True))
     top_two = np.argsort(probabilities)[::-1][:2]
     assert (explanation.guess, explanation.runner_up) == tuple(int(d) for d in top_two)
     assert explanation.push.shape == (28, 28)
@@ -47,11 +42,10 @@ def test_removing_the_orange_strokes_weakens_the_guess_more_than_removing_the_bl
     served,
 ) -> None:
     """The map is not decoration: what it marks orange is what the guess rests on."""
-    predictor, explainer = served
+    predictor = served
     drops = []  # how much the guess's log-odds fall without the orange, without the blue
     for digit in load_embedded().x_test[::33]:  # 31 digits, every class
-        probabilities = predictor.probabilities(digit[np.newaxis])[0]
-        explanation = explainer.explain(digit, probabilities)
+        explanation = explain(predictor.predict_digit(digit, explained=True))
         order = np.argsort(explanation.push, axis=None)
         without_orange, without_blue = digit.copy(), digit.copy()
         without_orange.flat[order[-15:]] = 0  # the 15 pixels that pushed most toward the guess
@@ -69,9 +63,9 @@ def test_removing_the_orange_strokes_weakens_the_guess_more_than_removing_the_bl
 def test_the_heat_image_is_white_off_the_strokes_and_orange_where_they_push_the_guess(
     served,
 ) -> None:
-    predictor, explainer = served
+    predictor = served
     digit = load_embedded().x_test[7]
-    explanation = explainer.explain(digit, predictor.probabilities(digit[np.newaxis])[0])
+    explanation = explain(predictor.predict_digit(digit, explained=True))
     image = heat_image(explanation, digit)
     assert image.shape == (28 * HEAT_SCALE, 28 * HEAT_SCALE, 3) and image.dtype == np.uint8
     assert (image[:HEAT_SCALE, :HEAT_SCALE] == 255).all()  # a corner: no ink
@@ -80,6 +74,22 @@ def test_the_heat_image_is_white_off_the_strokes_and_orange_where_they_push_the_
     ink = digit[strongest] / 255
     expected = 255 * (1 - ink) + TOWARD_GUESS * ink
     assert np.abs(pixel - expected).max() <= 2
+
+
+def test_a_student_gets_the_same_guess_and_map_alone_or_with_the_class(served) -> None:
+    """The explanation's pass runs in one batch for every drawing waiting; a batch must not
+    change any student's answer, nor the probabilities a guess without explanation gets."""
+    predictor = served
+    digits = load_embedded().x_test[:12]
+    alone = [predictor.predict_digit(digit, explained=True) for digit in digits]
+    with ThreadPoolExecutor(len(digits)) as class_:
+        together = list(class_.map(lambda d: predictor.predict_digit(d, explained=True), digits))
+    plain = predictor.probabilities(digits)
+    for one, other, probabilities in zip(alone, together, plain, strict=True):
+        np.testing.assert_allclose(one.probabilities, probabilities, atol=1e-5)
+        np.testing.assert_allclose(other.probabilities, probabilities, atol=1e-5)
+        np.testing.assert_allclose(one.push, other.push, rtol=1e-3, atol=1e-3)
+    assert all(prediction.push is None for prediction in [predictor.predict_digit(digits[0])])
 
 
 def test_the_sentence_says_where_in_plain_words() -> None:

@@ -7,7 +7,10 @@ and the app share one path.
 
 One Predictor serves every student (the app shares it). Drawings that arrive together are
 run as one batch by a single worker thread: thirty drawings in one call cost far less than
-thirty calls one after another on 2 cores, and only that thread ever calls the model.
+thirty calls one after another on 2 cores, and only that thread ever calls the model. A
+drawing whose guess is to be explained (the Draw page) also gets, in the same batch, the
+gradient the explanation is made of (tl_core.teaching.explain): one forward and backward
+pass for the whole batch instead of a pass per student.
 """
 
 import queue
@@ -65,6 +68,9 @@ class Prediction:
     confidence: float
     probabilities: np.ndarray
     digit_image: np.ndarray
+    # Gradient x input, per pixel of `digit_image`, of the log-odds of the guess over the
+    # runner-up: what tl_core.teaching.explain draws. None unless asked for.
+    push: np.ndarray | None = None
 
     @property
     def is_confident(self) -> bool:
@@ -85,11 +91,13 @@ class Prediction:
 
 @dataclass
 class _Request:
-    """One digit waiting for its probabilities; `done` is set once `result` or `error` is."""
+    """One digit waiting for its probabilities (and its push, if `explained`); `done` is set
+    once `result` or `error` is."""
 
     digit: np.ndarray
+    explained: bool
     done: threading.Event = field(default_factory=threading.Event)
-    result: np.ndarray | None = None
+    result: tuple[np.ndarray, np.ndarray | None] | None = None
     error: BaseException | None = None
 
 
@@ -109,6 +117,7 @@ class Predictor:
         self._worker_lock = threading.Lock()
         self._worker_running = False
         self.serve(tf.zeros([1, 28, 28], tf.uint8))  # traced now, not under load
+        self._explained(tf.zeros([1, 28, 28], tf.uint8))
 
     @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])
     def serve(self, digits: tf.Tensor) -> tf.Tensor:
@@ -116,6 +125,21 @@ class Predictor:
         (N, 28, 28), as `digit_from_image` makes them, to (N, 10) probabilities. The
         TensorFlow Lite export is this same function (tl_core.serving.export)."""
         return self.model(to_model_input(digits, self.input_size), training=False)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])
+    def _explained(self, digits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """`serve`'s probabilities and, per digit, gradient x input of log p(guess) -
+        log p(runner-up) with respect to its 28x28 pixels. Each digit's log-odds depends
+        on its own pixels only (nothing mixes a batch at inference), so one gradient of
+        their sum holds every digit's own."""
+        pixels = tf.cast(digits, tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            probabilities = self.model(to_model_input(pixels, self.input_size), training=False)
+            top = tf.math.top_k(probabilities, 2).indices
+            top_two = tf.gather(probabilities, top, batch_dims=1)
+            log_odds = tf.math.log(top_two[:, 0] + 1e-7) - tf.math.log(top_two[:, 1] + 1e-7)
+        return probabilities, pixels * tape.gradient(log_odds, pixels)
 
     def probabilities(self, digits: np.ndarray) -> np.ndarray:
         """Softmax outputs (N, 10) for uint8 digits (N, 28, 28): one alone, or in batches."""
@@ -125,13 +149,19 @@ class Predictor:
         ]
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
-    def predict_image(self, image: np.ndarray, drawing: bool = False) -> Prediction:
+    def predict_image(
+        self, image: np.ndarray, drawing: bool = False, explained: bool = False
+    ) -> Prediction:
         """Guess the digit in a canvas drawing or photo; raises NoDigitFound if there is none.
+        With `explained`, the prediction carries the push its explanation is drawn from."""
+        return self.predict_digit(digit_from_image(image, drawing), explained)
+
+    def predict_digit(self, digit_image: np.ndarray, explained: bool = False) -> Prediction:
+        """Guess a prepared uint8 28x28 digit (what `digit_from_image` makes).
 
         Safe from many threads at once: the digit joins the next batch of the worker thread.
         """
-        digit_image = digit_from_image(image, drawing)
-        request = _Request(digit_image)
+        request = _Request(digit_image, explained)
         with DRAWINGS_WAITING:
             with self._worker_lock:
                 self._requests.put(request)
@@ -143,9 +173,9 @@ class Predictor:
             request.done.wait()
         if request.error is not None:
             raise request.error
-        probabilities = request.result
+        probabilities, push = request.result
         best = int(np.argmax(probabilities))
-        return Prediction(best, float(probabilities[best]), probabilities, digit_image)
+        return Prediction(best, float(probabilities[best]), probabilities, digit_image, push)
 
     def _serve(self) -> None:
         """The worker: wait for a digit, take every other one waiting too, run them as one.
@@ -166,13 +196,24 @@ class Predictor:
                     batch.append(self._requests.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                results = self.probabilities(np.stack([request.digit for request in batch]))
-            except BaseException as error:  # hand any failure to the callers, keep serving
-                for request in batch:
-                    request.error = error
-                    request.done.set()
-                continue
-            for request, result in zip(batch, results, strict=True):
-                request.result = result
+            for explained in (False, True):  # a pass for each kind waiting, at most two
+                self._answer([request for request in batch if request.explained == explained])
+
+    def _answer(self, requests: list[_Request]) -> None:
+        """Run these requests as one batch and hand each its result (or the failure)."""
+        if not requests:
+            return
+        digits = tf.constant(np.stack([request.digit for request in requests]))
+        try:
+            if requests[0].explained:
+                probabilities, pushes = (t.numpy() for t in self._explained(digits))
+            else:
+                probabilities, pushes = self.serve(digits).numpy(), [None] * len(requests)
+        except BaseException as error:  # hand any failure to the callers, keep serving
+            for request in requests:
+                request.error = error
                 request.done.set()
+            return
+        for request, result, push in zip(requests, probabilities, pushes, strict=True):
+            request.result = (result, push)
+            request.done.set()

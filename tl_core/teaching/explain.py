@@ -4,19 +4,20 @@ toward its second choice.
 The method is gradient times input on the 28x28 digit the network was given: for each
 pixel, how much the log-odds of the guess over the runner-up would change with that pixel's
 ink, times its ink. It is zero where nothing is drawn, so the map lies on the student's own
-strokes. Chosen by cost: one forward and backward pass, 34 ms of CPU per drawing (p50; p95
-37 ms) on 2 cores at the app's defaults, where integrated gradients (4 to 16 passes, smoother
-maps) took 100 to 250 ms; occlusion needs a pass per patch.
+strokes. Chosen by cost: one forward and backward pass, which the Predictor runs in the same
+batch as the guess (tl_core.pipeline.predict, `explained=True`), so a class drawing at once
+shares one pass; alone it cost 34 ms of CPU per drawing on 2 cores at the app's defaults,
+where integrated gradients (4 to 16 passes, smoother maps) took 100 to 250 ms and occlusion
+needs a pass per patch.
 """
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from tl_core.i18n import N_, _, percent
-from tl_core.pipeline.preprocess import DIGIT_SIDE, to_model_input
+from tl_core.pipeline.predict import Prediction
+from tl_core.pipeline.preprocess import DIGIT_SIDE
 
 TOWARD_GUESS = np.array([230, 159, 0], np.float32)  # orange (Okabe-Ito): colour-blind safe
 TOWARD_RUNNER_UP = np.array([0, 114, 178], np.float32)  # blue (Okabe-Ito)
@@ -63,48 +64,23 @@ class Explanation:
         )
 
 
-class Explainer:
-    """The gradient of one model, compiled once for a 28x28 digit; safe to share."""
-
-    def __init__(self, model: keras.Model) -> None:
-        self.model = model
-        self.input_size = int(model.input_shape[1])
-        self._push(tf.zeros([DIGIT_SIDE, DIGIT_SIDE]), tf.constant(0), tf.constant(1))
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([DIGIT_SIDE, DIGIT_SIDE], tf.float32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.int32),
-        ]
+def explain(prediction: Prediction) -> Explanation:
+    """The explanation of a guess made with `explained=True` (tl_core.pipeline.predict
+    computes the push in the same batch as the probabilities): the top digit against the
+    second, the push smoothed and scaled to at most 1."""
+    if prediction.push is None:
+        raise ValueError("predict with explained=True to explain the guess")
+    runner_up, guess = (int(i) for i in np.argsort(prediction.probabilities)[-2:])
+    push = _smoothed(prediction.push)
+    strongest = float(np.abs(push).max())
+    push = push / strongest if strongest > 0 else push
+    return Explanation(
+        guess,
+        runner_up,
+        float(prediction.probabilities[guess]),
+        float(prediction.probabilities[runner_up]),
+        push.astype(np.float32),
     )
-    def _push(self, digit: tf.Tensor, guess: tf.Tensor, runner_up: tf.Tensor) -> tf.Tensor:
-        """Gradient x input of log p(guess) - log p(runner_up), and the probabilities."""
-        with tf.GradientTape() as tape:
-            tape.watch(digit)
-            probabilities = self.model(
-                to_model_input(digit[tf.newaxis], self.input_size), training=False
-            )[0]
-            log_odds = tf.math.log(probabilities[guess] + 1e-7) - tf.math.log(
-                probabilities[runner_up] + 1e-7
-            )
-        return digit * tape.gradient(log_odds, digit)
-
-    def explain(self, digit: np.ndarray, probabilities: np.ndarray) -> Explanation:
-        """Explain the guess the `probabilities` (the Predictor's, for this uint8 28x28
-        `digit`) give: the top digit against the second."""
-        runner_up, guess = (int(i) for i in np.argsort(probabilities)[-2:])
-        push = self._push(tf.constant(digit, tf.float32), guess, runner_up).numpy()
-        push = _smoothed(push)
-        strongest = float(np.abs(push).max())
-        push = push / strongest if strongest > 0 else push
-        return Explanation(
-            guess,
-            runner_up,
-            float(probabilities[guess]),
-            float(probabilities[runner_up]),
-            push.astype(np.float32),
-        )
 
 
 def heat_image(explanation: Explanation, digit: np.ndarray) -> np.ndarray:

@@ -200,8 +200,8 @@ def draw_and_answer() -> None:
             if st.button(_("Clear"), icon=":material/ink_eraser:"):
                 st.session_state[VERSION] += 1
                 st.rerun(scope="fragment")
-            # An expander, not a popover: its field comes next in the keyboard's Tab order
-            # (a popover's opens elsewhere in the page, out of the keyboard's reach).
+            # An expander: it opens in place, so its field is the next stop of the keyboard's
+            # Tab (tests/test_browser.py -k keyboard uploads and answers without a mouse).
             with st.expander(_("Upload a photo"), icon=":material/upload:"):
                 upload = st.file_uploader(
                     _(

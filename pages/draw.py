@@ -183,9 +183,11 @@ def draw_and_answer() -> None:
     else:
         st.caption(_("Model in use: {run} · {weights}", run=run.name, weights=weights_badge(run)))
     st.session_state.setdefault(VERSION, 0)
+    # Room for the canvas toolbar, which floats above the canvas: above both columns, so
+    # the guess beside the canvas starts level with it (a tablet shows both at once).
+    st.space("medium")
     canvas_col, result_col = st.columns([1, 1])
     with canvas_col:
-        st.space("medium")  # room for the canvas toolbar, which floats above the canvas
         drawing = st_canvas(
             stroke_width=PEN_WIDTH,
             stroke_color="#FFFFFF",

@@ -44,13 +44,18 @@ def language_from_locale(locale: str | None) -> str:
     return code if code in LANGUAGES else SOURCE_LANGUAGE
 
 
+def catalogue_path(code: str) -> Path:
+    """Where a language's gettext catalogue lives (tl_core/tools/catalogues.py writes it)."""
+    return LOCALES / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
 @cache
 def catalogue(code: str) -> dict[str, str]:
     """message id -> translation for one language, read once per process; untranslated and
     fuzzy entries are left out, so they show in English rather than wrong."""
     from babel.messages.pofile import read_po
 
-    path = LOCALES / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+    path = catalogue_path(code)
     if code == SOURCE_LANGUAGE or not path.exists():
         return {}
     with path.open("rb") as po:

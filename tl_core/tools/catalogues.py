@@ -14,7 +14,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
-from tl_core.i18n import DOMAIN, LANGUAGES, LOCALES, SOURCE_LANGUAGE
+from tl_core.i18n import DOMAIN, LANGUAGES, LOCALES, SOURCE_LANGUAGE, catalogue_path
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"_": None, "N_": None, "Text": None}
@@ -41,12 +41,8 @@ def template() -> Catalog:
     return catalog
 
 
-def po_path(code: str) -> Path:
-    return LOCALES / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
 def read_catalogue(code: str) -> Catalog:
-    with po_path(code).open("rb") as po:
+    with catalogue_path(code).open("rb") as po:
         return read_po(po, locale=code, domain=DOMAIN)
 
 
@@ -61,7 +57,7 @@ def update() -> dict[str, int]:
     for code in LANGUAGES:
         if code == SOURCE_LANGUAGE:
             continue
-        path = po_path(code)
+        path = catalogue_path(code)
         if path.exists():
             catalog = read_catalogue(code)
         else:
@@ -76,7 +72,8 @@ def update() -> dict[str, int]:
 
 def main() -> None:
     for code, missing in update().items():
-        print(f"{code}: {missing} messages to translate in {po_path(code).relative_to(ROOT)}")
+        where = catalogue_path(code).relative_to(ROOT)
+        print(f"{code}: {missing} messages to translate in {where}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pages.common import (
     start,
     start_button,
     start_page,
+    translated,
 )
 from tl_core.errors import DigitLabError
 from tl_core.i18n import N_, Text, _, number, percent
@@ -87,20 +88,6 @@ CONFUSION_CELLS = {
         "tooltip": [{"field": "meant"}, {"field": "guess"}, {"field": "drawings"}],
     },
 }
-
-
-def translated(spec: dict) -> dict:
-    """A copy of a chart spec with its axis titles and tooltip titles in the reader's language."""
-    encoding = {}
-    for channel, field in spec["encoding"].items():
-        if channel == "tooltip":
-            field = [{**tip, "title": _(FIELD_TITLES[tip["field"]])} for tip in field]
-        elif "title" in field:
-            field = {**field, "title": _(field["title"])}
-        elif channel in ("x", "y"):
-            field = {**field, "title": _(FIELD_TITLES[field["field"]])}
-        encoding[channel] = field
-    return {**spec, "encoding": encoding}
 
 
 def thumbnails(
@@ -175,12 +162,12 @@ def wall() -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(_("**Read right, per digit meant**"))
-        st.vega_lite_chart(summary.per_digit(), translated(ACCURACY_BARS), height=260)
+        st.vega_lite_chart(summary.per_digit(), translated(ACCURACY_BARS, FIELD_TITLES), height=260)
     with right:
         st.markdown(_("**What it read, for what we meant** (click a square to see those)"))
         event = st.vega_lite_chart(
             summary.confusions(),
-            translated(CONFUSION_CELLS),
+            translated(CONFUSION_CELLS, FIELD_TITLES),
             height=260,
             on_select="rerun",
             key="cells",

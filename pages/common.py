@@ -292,6 +292,22 @@ def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> No
         column.vega_lite_chart(long, curve_spec(title, curves_sentence(history, names)))
 
 
+def translated(spec: dict[str, Any], field_titles: dict[str, str]) -> dict[str, Any]:
+    """A copy of a Vega-Lite spec with its axis and tooltip titles in the reader's language:
+    a title the spec gives (an `N_` message) is translated, and an axis or tooltip without
+    one is named by `field_titles` (field -> `N_` message)."""
+    encoding = {}
+    for channel, field in spec["encoding"].items():
+        if channel == "tooltip":
+            field = [{**tip, "title": _(field_titles[tip["field"]])} for tip in field]
+        elif "title" in field:
+            field = {**field, "title": _(field["title"])}
+        elif channel in ("x", "y"):
+            field = {**field, "title": _(field_titles[field["field"]])}
+        encoding[channel] = field
+    return {**spec, "encoding": encoding}
+
+
 def curve_spec(title: str, description: str) -> dict[str, Any]:
     """A line per curve over the epochs, in colours colour-blind students can tell apart."""
     return {

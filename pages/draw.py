@@ -13,10 +13,11 @@ from pages.common import (
     predictor_in_use,
     speak_the_session_language,
     start_page,
+    translated,
     weights_badge,
 )
 from tl_core.errors import ImageError, NoDigitFound
-from tl_core.i18n import _, number, percent
+from tl_core.i18n import N_, _, number, percent
 from tl_core.pipeline.handwriting import save_drawing
 from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image, thumbnail
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
@@ -38,14 +39,15 @@ PROBABILITY_BARS = {
 }
 
 
+BAR_TITLES = {"digit": N_("digit"), "probability": N_("probability")}
+
+
 def probability_bars(prediction: Prediction) -> dict:
     """The bars' spec with its axis titles in the reader's language and, as its text
     alternative, the guess in words."""
-    x, y = PROBABILITY_BARS["encoding"]["x"], PROBABILITY_BARS["encoding"]["y"]
     return {
-        **PROBABILITY_BARS,
+        **translated(PROBABILITY_BARS, BAR_TITLES),
         "description": str(prediction.sentence()),
-        "encoding": {"x": {**x, "title": _("digit")}, "y": {**y, "title": _("probability")}},
     }
 
 

@@ -22,7 +22,7 @@ from tl_core.quiet import quiet_native_log
 quiet_native_log()  # before TensorFlow loads: no native start-up log in the server's output
 
 from tl_core.errors import DigitLabError, NotAllowed
-from tl_core.i18n import LANGUAGES, N_, _, language_from_locale, use_language
+from tl_core.i18n import LANGUAGES, N_, Text, _, language_from_locale, use_language
 from tl_core.pipeline.data import MnistData, load_mnist
 from tl_core.pipeline.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
 from tl_core.serving.access import (
@@ -188,14 +188,10 @@ def parameter_counts(
     return model_parameter_counts(input_size, head_units, bottleneck, pooling)
 
 
+# The spinners are Text: Streamlit shows them with str(), so in the reader's language, and
+# only on a cache miss (a spinner around the call would start a timer on every stroke).
+@st.cache_resource(max_entries=4, show_spinner=Text("Loading the model…"))
 def predictor(run_path: str, model_sha256: str) -> "Predictor":
-    """The model of a run, with a spinner while it loads (its first use on this server)."""
-    with st.spinner(_("Loading the model…")):
-        return cached_predictor(run_path, model_sha256)
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def cached_predictor(run_path: str, model_sha256: str) -> "Predictor":
     """The model of a run, loaded once for everyone (the checksum keys a changed file)."""
     from tl_core.pipeline.predict import Predictor
 
@@ -208,7 +204,7 @@ def heat_map(run_path: str, model_sha256: str, digit: "np.ndarray") -> "np.ndarr
     misread drawings: each is explained once per model, not on every refresh)."""
     from tl_core.teaching.explain import explain, heat_image
 
-    prediction = cached_predictor(run_path, model_sha256).predict_digit(digit, explained=True)
+    prediction = predictor(run_path, model_sha256).predict_digit(digit, explained=True)
     return heat_image(explain(prediction), digit)
 
 
@@ -217,18 +213,11 @@ def evaluation(run_path: str, model_sha256: str) -> "Evaluation":
     from tl_core.pipeline.evaluate import evaluate_run
 
     run = find(run_path)
-    return evaluate_run(run, cached_predictor(run_path, model_sha256))
+    return evaluate_run(run, predictor(run_path, model_sha256))
 
 
+@st.cache_data(max_entries=4, show_spinner=Text("Loading MNIST…"))
 def mnist(source: str = "auto") -> MnistData:
-    """MNIST, with a spinner while it is first read."""
-    with st.spinner(_("Loading MNIST…")):
-        return cached_mnist(source)
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def cached_mnist(source: str = "auto") -> MnistData:
-    """MNIST read once per server (no spinner: for other cached functions)."""
     return load_mnist(source)
 
 

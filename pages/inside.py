@@ -10,13 +10,12 @@ import streamlit as st
 from pages.common import (
     DRAWN_DIGIT,
     NO_MODEL_YET,
-    cached_mnist,
     mnist,
     predictor_in_use,
     start_page,
     weights_badge,
 )
-from tl_core.i18n import N_, _, number
+from tl_core.i18n import N_, Text, _, number
 from tl_core.pipeline.images import mosaic
 from tl_core.teaching.inside import (
     BLOCKS,
@@ -44,20 +43,14 @@ def blocks_model(run_path: str, model_sha256: str, _model: keras.Model) -> keras
     return viewing_base(_model)
 
 
+# A Text spinner: Streamlit shows it with str(), in the reader's language, and only while
+# the table is first made (a spinner around the call would start a timer on every run).
+@st.cache_data(max_entries=8, show_spinner=Text("Projecting the features…"))
 def space(
     run_path: str, count: int, dims: int, method: str, drawn: bytes | None, _model: keras.Model
 ) -> pd.DataFrame:
-    """The feature-space table, with a spinner while it is first projected."""
-    with st.spinner(_("Projecting the features…")):
-        return cached_space(run_path, count, dims, method, drawn, _model)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def cached_space(
-    run_path: str, count: int, dims: int, method: str, drawn: bytes | None, _model: keras.Model
-) -> pd.DataFrame:
     """The feature-space table, once per run, setting and drawing."""
-    data = cached_mnist()
+    data = mnist()
     digit = None if drawn is None else np.frombuffer(drawn, np.uint8).reshape(28, 28)
     return feature_space(_model, data.x_test[:count], data.y_test[:count], digit, dims, method)
 

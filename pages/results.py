@@ -10,10 +10,10 @@ import streamlit as st
 from pages.common import (
     MODEL_CHOICE,
     NO_MODEL_YET,
-    cached_predictor,
     curves,
     evaluation,
     model_in_use,
+    predictor,
     predictor_in_use,
     runs,
     start_page,
@@ -43,7 +43,7 @@ def handwriting_accuracy(
     drawings, not on every student's visit (the set holds up to 2,000)."""
     drawings = load_handwriting()
     drawings = drawings.only(np.isin(np.array(drawings.names, dtype=object), names))
-    probabilities = cached_predictor(run_path, model_sha256).probabilities(drawings.x)
+    probabilities = predictor(run_path, model_sha256).probabilities(drawings.x)
     return score(probabilities, drawings.y)["accuracy"], len(drawings)
 
 

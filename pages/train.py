@@ -20,7 +20,7 @@ from pages.common import (
 )
 from tl_core.config import BOTTLENECKS, POOLINGS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
-from tl_core.i18n import N_, _, number
+from tl_core.i18n import N_, Text, _, number
 from tl_core.pipeline.data import take_budget
 from tl_core.pipeline.handwriting import load_handwriting
 from tl_core.pipeline.people import TRAIN_WRITERS, add_people
@@ -43,16 +43,8 @@ PHASE_PROGRESS = {  # each phase's progress bar, as a whole sentence
 }
 
 
+@st.cache_resource(show_spinner=Text("Measuring how fast this machine trains…"))
 def speed(input_size: int, precision: str, bottleneck: str, pooling: str, batch_size: int) -> Speed:
-    """This machine's pace for the setting, with a spinner while it is first measured."""
-    with st.spinner(_("Measuring how fast this machine trains…")):
-        return cached_speed(input_size, precision, bottleneck, pooling, batch_size)
-
-
-@st.cache_resource(show_spinner=False)
-def cached_speed(
-    input_size: int, precision: str, bottleneck: str, pooling: str, batch_size: int
-) -> Speed:
     """This machine's pace for the setting, measured once per server (a few seconds)."""
     return measure_speed(
         TrainConfig(

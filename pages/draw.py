@@ -1,9 +1,9 @@
 """Draw: a digit on the canvas (or a photo) and the network's guess, updated as you draw."""
 
 import hashlib
+from html import escape
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
@@ -19,7 +19,7 @@ from pages.common import (
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.i18n import N_, _, number, percent
 from tl_core.pipeline.handwriting import save_drawing
-from tl_core.pipeline.images import MAX_UPLOAD_BYTES, read_image, thumbnail
+from tl_core.pipeline.images import MAX_UPLOAD_BYTES, png_data_url, read_image, thumbnail
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
 from tl_core.teaching.explain import HEAT_SCALE, explain, heat_image
@@ -43,18 +43,29 @@ BAR_TITLES = {"digit": N_("digit"), "probability": N_("probability")}
 
 
 def probability_bars(prediction: Prediction) -> dict:
-    """The bars' spec with its axis titles in the reader's language and, as its text
-    alternative, the guess in words."""
+    """The bars' spec with its axis titles in the reader's language, the guess in words as
+    its text alternative, and the ten probabilities in the spec itself: data handed to
+    Streamlit beside a spec goes through pandas and Arrow on every stroke."""
+    values = ",".join(f"{probability:.4f}" for probability in prediction.probabilities)
     return {
         **translated(PROBABILITY_BARS, BAR_TITLES),
         "description": str(prediction.sentence()),
+        "data": {"sequence": {"start": 0, "stop": 10, "as": "digit"}},
+        "transform": [{"calculate": f"[{values}][datum.digit]", "as": "probability"}],
     }
 
 
-# Read by screen readers, not drawn: the usual "visually hidden" style (st.html keeps a
-# class and a <style> block, not a style attribute).
-OFF_SCREEN = "digit-lab-screen-reader-only"
-OFF_SCREEN_STYLE = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)"
+# Pictures with their captions, as one element each time (see show_pictures); read by
+# screen readers, not drawn: the usual "visually hidden" style. (st.html keeps a class and
+# a <style> block, not a style attribute.)
+PICTURES, OFF_SCREEN = "digit-lab-pictures", "digit-lab-screen-reader-only"
+PAGE_STYLE = (
+    f".{PICTURES}{{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}}"
+    f".{PICTURES} figure{{margin:0;width:min-content}}"
+    f".{PICTURES} img{{display:block;height:auto;image-rendering:pixelated}}"
+    f".{PICTURES} figcaption{{font-size:0.875rem;color:rgba(0,0,0,0.6);margin-top:0.25rem}}"
+    f".{OFF_SCREEN}{{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}}"
+)
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
 ANSWERED = "answered_drawing"  # session key: (checksum of the drawing answered, what was saved)
 
@@ -111,14 +122,37 @@ def answer_buttons(prediction: Prediction) -> None:
     )
 
 
+def show_pictures(
+    pictures: list[tuple[np.ndarray, int, str, str]], announced: str | None = None
+) -> None:
+    """(picture, width in screen pixels, caption, text alternative) in a row, as one
+    element; a picture smaller than its width shows its pixels, as the network gets them.
+    With `announced`, a screen reader reads that sentence out whenever it changes.
+
+    One `st.html`, the pictures inline: an `st.image` per picture, in a column each, cost
+    a message per element and an encoding, a check and an HTTP request per picture, on
+    every stroke of every student."""
+    figures = "".join(
+        f'<figure><img src="{png_data_url(picture)}" width="{width}" alt="{escape(alt)}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+        for picture, width, caption, alt in pictures
+    )
+    status = (
+        f'<p class="{OFF_SCREEN}" role="status" aria-live="polite">{escape(announced)}</p>'
+        if announced
+        else ""
+    )
+    st.html(f'<style>{PAGE_STYLE}</style><div class="{PICTURES}">{figures}</div>{status}')
+
+
 def why(prediction: Prediction) -> None:
-    """Which strokes pushed the network toward its guess, which toward its second choice."""
+    """Which strokes pushed the network toward its guess, which toward its second choice;
+    with the guess in words, read out by a screen reader whenever it changes."""
     explanation = explain(prediction)
     sentence = str(explanation.sentence())
     st.markdown(_("**Why {digit}?**", digit=prediction.digit))
     heat = heat_image(explanation, prediction.digit_image)
-    st.image(heat, width=28 * HEAT_SCALE, alt=sentence)
-    st.caption(sentence)
+    show_pictures([(heat, 28 * HEAT_SCALE, sentence, sentence)], str(prediction.sentence()))
 
 
 def guess(prediction: Prediction) -> None:
@@ -139,38 +173,30 @@ def guess(prediction: Prediction) -> None:
                 threshold=percent(LOW_CONFIDENCE),
             )
         )
-    probabilities = pd.DataFrame(
-        {"digit": [str(d) for d in range(10)], "probability": prediction.probabilities}
-    )
-    st.vega_lite_chart(probabilities, probability_bars(prediction), height=220)
+    st.vega_lite_chart(None, probability_bars(prediction), height=220)
     each = " · ".join(f"{digit}: {percent(p)}" for digit, p in enumerate(prediction.probabilities))
     st.caption(_("Probabilities: {each}", each=each))
     st.session_state[DRAWN_DIGIT] = prediction.digit_image  # for the Inside page
     why(prediction)
-    # Read out by a screen reader whenever the guess changes (last: on a phone, the space
-    # Streamlit keeps around every element would push the answer buttons down).
-    st.html(
-        f"<style>.{OFF_SCREEN} {{{OFF_SCREEN_STYLE}}}</style>"
-        f'<p class="{OFF_SCREEN}" role="status" aria-live="polite">{prediction.sentence()}</p>'
-    )
 
 
 def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: int) -> None:
     """The preparation every training digit took, applied to this drawing."""
     st.markdown(_("**What the network sees**: every training digit took the same steps"))
-    steps = st.columns(4)
     yours = _("your drawing") if source == "canvas" else _("your upload")
-    steps[0].image(thumbnail(image, STEP_SIDE), caption=yours, width=STEP_SIDE, alt=f"{yours}.")
     straight, model_input = previews(prediction.digit_image, size)
     shown = [
         (prediction.digit_image, _("cut out, 20x20 box, centred (28x28)")),
         (straight, _("slant straightened")),
         (model_input, _("VGG16 input, {size}x{size}", size=size)),
     ]
-    for column, (picture, caption) in zip(steps[1:], shown, strict=True):
-        column.image(
-            picture, caption=caption, width=STEP_SIDE, alt=_("Your drawing, {step}.", step=caption)
-        )
+    show_pictures(
+        [(thumbnail(image, STEP_SIDE), STEP_SIDE, yours, f"{yours}.")]
+        + [
+            (picture, STEP_SIDE, caption, _("Your drawing, {step}.", step=caption))
+            for picture, caption in shown
+        ]
+    )
 
 
 @st.fragment
@@ -221,8 +247,8 @@ def draw_and_answer() -> None:
     try:
         if upload is not None:
             image, source = read_image(upload.getvalue()), "upload"
-        elif drawing.image_data is not None:
-            image = drawing.image_data
+        else:
+            image = drawing.image_data  # decoded from the canvas's PNG on each access
     except ImageError as error:
         result_col.error(str(error))
 

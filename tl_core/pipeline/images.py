@@ -6,6 +6,7 @@ these steps looks nothing like the training data, so the canvas, uploads and the
 `predict` all go through `digit_from_image`.
 """
 
+import base64
 import io
 from pathlib import Path
 
@@ -148,6 +149,16 @@ def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
     picture = picture.convert("RGB") if picture.mode == "RGBA" else picture
     picture.thumbnail((side, side), Image.Resampling.BOX)
     return np.asarray(picture)
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A uint8 gray or RGB picture as a PNG `data:` URL, to show it inline. The Draw page
+    shows its pictures this way on every stroke: for an array, `st.image` encodes a JPEG at
+    quality 100, opens it again to check its size and keeps it for the browser to fetch
+    over HTTP, several times the work for pictures of a few hundred bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _too_big(max_bytes: int) -> str:

@@ -61,8 +61,12 @@ def probability_bars(prediction: Prediction) -> dict:
 PICTURES, OFF_SCREEN = "digit-lab-pictures", "digit-lab-screen-reader-only"
 PAGE_STYLE = (
     f".{PICTURES}{{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}}"
+    # a caption as wide as its picture in a row, as wide as the column under a lone one
     f".{PICTURES} figure{{margin:0;width:min-content}}"
-    f".{PICTURES} img{{display:block;height:auto;image-rendering:pixelated}}"
+    f".{PICTURES} figure:only-child{{width:auto}}"
+    # framed: the heat map's white paper shows where it ends
+    f".{PICTURES} img{{display:block;height:auto;image-rendering:pixelated;"
+    f"border:1px solid rgba(0,0,0,0.2)}}"
     f".{PICTURES} figcaption{{font-size:0.875rem;color:rgba(0,0,0,0.6);margin-top:0.25rem}}"
     f".{OFF_SCREEN}{{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}}"
 )

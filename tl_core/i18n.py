@@ -13,6 +13,11 @@ The language is a context variable: each Streamlit session's script run sets it 
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Babel loads with the first number shown
+    from babel import Locale
+    from babel.numbers import NumberPattern
 
 LANGUAGES = {  # code -> the language's own name, as its speakers look for it in a menu
     "en": "English",
@@ -108,14 +113,27 @@ class Text(str):
 
 def percent(fraction: float, digits: int = 0) -> str:
     """A fraction as a percentage the way the current language writes it ("92 %" in Spanish)."""
-    from babel import Locale
-    from babel.numbers import format_percent
+    language = current_language()
+    return _percent_pattern(language, digits).apply(fraction, _locale(language))
 
-    locale = Locale.parse(current_language())
-    pattern = locale.percent_formats[None].pattern  # "#,##0%", "#,##0 %", "#,##,##0%"
+
+@cache
+def _locale(language: str) -> "Locale":
+    from babel import Locale
+
+    return Locale.parse(language)
+
+
+@cache
+def _percent_pattern(language: str, digits: int) -> "NumberPattern":
+    """The language's percent pattern ("#,##0%", "#,##0 %", "#,##,##0%") with `digits`
+    decimals, parsed once: Draw shows a dozen percentages on every stroke."""
+    from babel.numbers import parse_pattern
+
+    pattern = _locale(language).percent_formats[None].pattern
     if digits:
         pattern = pattern.replace("0", "0." + "0" * digits, 1)
-    return format_percent(fraction, pattern, locale=locale)
+    return parse_pattern(pattern)
 
 
 def number(value: float, digits: int = 0) -> str:

@@ -8,6 +8,7 @@ into Streamlit's internals, and tests/test_streamlit_guards.py fails, naming wha
 an upgrade moves them.
 """
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,10 +22,18 @@ from tl_core.quiet import quiet_native_log
 
 quiet_native_log()  # before TensorFlow loads: no native start-up log in the server's output
 
-from tl_core.errors import DigitLabError, NotAllowed
+from tl_core.errors import DigitLabError, NotAllowed, RunError
 from tl_core.i18n import LANGUAGES, N_, Text, _, language_from_locale, use_language
 from tl_core.pipeline.data import MnistData, load_mnist
-from tl_core.pipeline.runs import Run, list_runs, load_model, read_run, resolve_runs_dir
+from tl_core.pipeline.runs import (
+    Run,
+    find_run,
+    latest_complete_run,
+    list_runs,
+    load_model,
+    read_run,
+    resolve_runs_dir,
+)
 from tl_core.serving.access import (
     TEACHER_HERE,
     is_this_computer,
@@ -230,11 +239,14 @@ def find(run_path: str) -> Run:
 
 
 def model_in_use() -> Run | None:
-    """The run this student picked, else the newest complete run."""
+    """The run this student picked, if it is still complete, else the newest complete run
+    (read without the other runs: Draw asks on every stroke)."""
+    runs_dir = resolve_runs_dir(None)
     chosen = st.session_state.get(MODEL_CHOICE)
-    complete = [run for run in runs() if run.is_complete]
-    picked = next((run for run in complete if run.name == chosen), None)
-    return picked or (complete[0] if complete else None)
+    if chosen:
+        with contextlib.suppress(RunError):
+            return find_run(runs_dir, chosen)
+    return latest_complete_run(runs_dir)
 
 
 def predictor_in_use() -> tuple[Run, "Predictor"] | tuple[None, None]:

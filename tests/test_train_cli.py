@@ -11,9 +11,18 @@ from PIL import Image
 from tl_core.cli import main
 from tl_core.config import TrainConfig
 from tl_core.errors import ConfigError, TrainingStopped
+from tl_core.pipeline import runs
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.drawn import drawn_set_for
-from tl_core.pipeline.runs import COMPLETE, STOPPED, Run, find_run, list_runs, load_model
+from tl_core.pipeline.runs import (
+    COMPLETE,
+    STOPPED,
+    Run,
+    find_run,
+    latest_complete_run,
+    list_runs,
+    load_model,
+)
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.pipeline.weights import EDGES_LABEL
 
@@ -180,6 +189,22 @@ def test_a_run_with_damaged_metrics_or_config_is_not_complete(
     run = install_run(tiny_run, runs_dir, "2-damaged-config")
     (run.path / "config.json").unlink()
     assert not [r for r in list_runs(runs_dir) if r.is_complete]
+
+
+def test_the_newest_complete_run_is_found_without_reading_the_older_ones(
+    tiny_run: Run, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Draw page looks the model up on every stroke: a term's runs must not slow it."""
+    for older in range(3):
+        install_run(tiny_run, runs_dir, f"1-older-{older}")
+    install_run(tiny_run, runs_dir, "2-newest")
+    (runs_dir / "3-started-and-stopped").mkdir()  # newer, and not complete
+    read: list[str] = []
+    read_run = runs.read_run
+    monkeypatch.setattr(runs, "read_run", lambda path: read.append(path.name) or read_run(path))
+    assert latest_complete_run(runs_dir).name == "2-newest"
+    assert read == ["3-started-and-stopped", "2-newest"]
+    assert [run.name for run in list_runs(runs_dir)][-1] == "1-older-0"  # still all listed
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import errno
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,14 +200,22 @@ def read_run(path: Path) -> Run:
 
 def list_runs(runs_dir: Path) -> list[Run]:
     """All runs, newest first (complete or not: check `is_complete`)."""
-    if not runs_dir.is_dir():
-        return []
-    folders = [p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return [read_run(p) for p in sorted(folders, reverse=True)]
+    return list(_newest_first(runs_dir))
 
 
 def latest_complete_run(runs_dir: Path) -> Run | None:
-    return next((run for run in list_runs(runs_dir) if run.is_complete), None)
+    """The newest complete run, reading run folders newest first only until one is: the
+    Draw page asks on every stroke, and a term's many runs then cost no more than one."""
+    return next((run for run in _newest_first(runs_dir) if run.is_complete), None)
+
+
+def _newest_first(runs_dir: Path) -> Iterator[Run]:
+    """The runs, read one at a time, newest first (run folders are named by their start)."""
+    if not runs_dir.is_dir():
+        return
+    folders = [p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    for folder in sorted(folders, reverse=True):
+        yield read_run(folder)
 
 
 def find_run(runs_dir: Path, name: str) -> Run:

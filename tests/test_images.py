@@ -1,5 +1,6 @@
 """From canvas drawings, photos and scans to MNIST-style 28x28 digits, and bad images."""
 
+import base64
 import io
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tl_core.errors import ImageError, NoDigitFound
-from tl_core.pipeline.images import digit_from_image, read_image
+from tl_core.pipeline.images import digit_from_image, png_data_url, read_image
 
 
 def canvas(draw_strokes) -> np.ndarray:
@@ -94,3 +95,12 @@ def test_an_opaque_png_scan_is_treated_like_paper_not_a_canvas() -> None:
     ink = canvas(seven)[..., 3]
     scan = np.stack([255 - ink] * 3 + [np.full_like(ink, 255)], axis=-1)  # RGBA, alpha 255
     assert np.array_equal(digit_from_image(scan), digit_from_image(255 - ink))
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (168, 168, 3)])
+def test_a_picture_shown_inline_is_exactly_the_picture(shape: tuple[int, ...]) -> None:
+    picture = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    url = png_data_url(picture)
+    assert url.startswith("data:image/png;base64,")
+    decoded = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert np.array_equal(np.asarray(decoded), picture)  # PNG: lossless, unlike st.image's JPEG

@@ -55,9 +55,9 @@ def probability_bars(prediction: Prediction) -> dict:
     }
 
 
-# Pictures with their captions, as one element each time (see show_pictures); read by
-# screen readers, not drawn: the usual "visually hidden" style. (st.html keeps a class and
-# a <style> block, not a style attribute.)
+# The style of a row of pictures (see show_pictures) and of the guess in words, which
+# screen readers read and nobody sees (the usual "visually hidden" style). st.html keeps a
+# class and a <style> block, not a style attribute.
 PICTURES, OFF_SCREEN = "digit-lab-pictures", "digit-lab-screen-reader-only"
 PAGE_STYLE = (
     f".{PICTURES}{{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}}"

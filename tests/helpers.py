@@ -1,15 +1,15 @@
 """What several test files share: the tiny training setting, a copy of one trained run and
 a drawing as the canvas hands it over."""
 
-import base64
-import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from tl_core.config import TrainConfig
+from tl_core.pipeline.images import png_data_url
 from tl_core.pipeline.runs import Run, read_run
 
 # The smallest real run: 10 digits per class, 2 epochs, embedded digits, and the default
@@ -28,7 +28,5 @@ def canvas_value(draw_strokes: Callable[[ImageDraw.ImageDraw], None]) -> dict:
     """The value streamlit-drawable-canvas keeps in session_state after a drawing."""
     image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
     draw_strokes(ImageDraw.Draw(image))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    url = png_data_url(np.asarray(image))
     return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}

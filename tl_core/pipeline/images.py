@@ -152,10 +152,11 @@ def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
 
 
 def png_data_url(image: np.ndarray) -> str:
-    """A uint8 gray or RGB picture as a PNG `data:` URL, to show it inline. The Draw page
-    shows its pictures this way on every stroke: for an array, `st.image` encodes a JPEG at
-    quality 100, opens it again to check its size and keeps it for the browser to fetch
-    over HTTP, several times the work for pictures of a few hundred bytes."""
+    """A uint8 gray, RGB or RGBA picture as a PNG `data:` URL, the form the canvas sends a
+    drawing in. The Draw page shows its pictures this way on every stroke: for an array,
+    `st.image` encodes a JPEG at quality 100, opens it again to check its size and keeps it
+    for the browser to fetch over HTTP, several times the work for pictures of a few
+    hundred bytes."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

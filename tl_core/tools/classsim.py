@@ -15,8 +15,6 @@ ten probabilities. The server's CPU time over the rounds and its peak memory com
 """
 
 import asyncio
-import base64
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -24,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.NumberInput_pb2 import NumberInput
@@ -32,6 +29,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from tl_core.pipeline.images import png_data_url
 from tl_core.tools.classload import (
     LOOK_AT_THE_ANSWER_S,
     class_figures,
@@ -141,9 +139,7 @@ class Session:
 
 def canvas_value(drawing: np.ndarray) -> str:
     """The JSON streamlit-drawable-canvas sends after a stroke: the drawing as a PNG data URL."""
-    buffer = io.BytesIO()
-    Image.fromarray(drawing).save(buffer, "PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    url = png_data_url(drawing)
     return json.dumps({"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}})
 
 

@@ -151,8 +151,8 @@ def _reading(settings: BenchSettings, log: Callable[[str], None]) -> tuple[dict[
     """How well people's digits and drawings are read: the two default runs and the app
     default's variants (random weights; the people's training writers added) in float32
     (what a CPU without bfloat16 runs), clean, people's (with the weakest digit) and
-    drawn-digit accuracy, and Start to saved model (also times the float32 matmul rate,
-    when it was measured: the work in GFLOP, which carries across machines); then the
+    drawn-digit accuracy, and Start to saved model (also times the float32 matmul rate
+    read around the run: the work in GFLOP, which carries across machines); then the
     small CNN strategies on the same digits, for comparison. Returns the figures and the
     folder of the app default's run."""
     results: dict[str, Any] = {}
@@ -164,9 +164,12 @@ def _reading(settings: BenchSettings, log: Callable[[str], None]) -> tuple[dict[
         log(f"reading people's digits: {name} in float32...")
         run = _in_fresh_process(_train_cached, replace(config, precision="float32"))
         paths[name] = run["run_path"]
+        rate = statistics.mean(run["matmul_gflops"])
         results.update(
             {
                 f"{name}_f32_s": run["seconds"],
+                f"{name}_f32_matmul_gflops": run["matmul_gflops"],
+                f"{name}_f32_gflop": round(run["seconds"] * rate),
                 f"{name}_f32_weights": run["weights"],
                 f"{name}_f32_clean": run["acc_clean"],
                 f"{name}_f32_people": run["acc_people"],
@@ -261,16 +264,16 @@ READING_LABELS = {
 
 
 def reading_rows(results: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The reading runs: time (and time x the float32 matmul rate), MNIST, people's digits
-    (the weakest digit), the drawn-digit set; then the small CNNs."""
-    rate = results.get("matmul_f32_gflops")
+    """The reading runs: time (and time x the float32 matmul rate read before and after
+    the run), MNIST, people's digits (the weakest digit), the drawn-digit set; then the
+    small CNNs."""
     rows: list[tuple[str, Any]] = []
     for name, label in READING_LABELS.items():
-        seconds = results[f"{name}_f32_s"]
-        work = f", x rate: {seconds * rate:,.0f} GFLOP" if rate else ""
+        before, after = results[f"{name}_f32_matmul_gflops"]
+        work = f", x rate ({before} before, {after} after): {results[f'{name}_f32_gflop']:,} GFLOP"
         rows += [
             (f"{label}: weights", results[f"{name}_f32_weights"]),
-            (f"{label}, float32: Start to saved (s)", f"{seconds}{work}"),
+            (f"{label}, float32: Start to saved (s)", f"{results[f'{name}_f32_s']}{work}"),
             (
                 f"{label}, float32: MNIST / people (weakest) / drawn",
                 f"{results[f'{name}_f32_clean']:.4f} / {results[f'{name}_f32_people']:.4f} "
@@ -326,17 +329,24 @@ def _peak_rss_mb() -> float:
 
 
 def _train_cached(config: TrainConfig) -> dict[str, Any]:
-    """The project's `train`, from an empty feature cache, timed from call to saved model."""
+    """The project's `train`, from an empty feature cache, timed from call to saved model.
+
+    The float32 matmul rate is read just before and just after the run, in its process:
+    this machine's rate wanders (160 to 290 GFLOP/s in one hour on one Xeon), so the rate
+    that converts this run's time into work is the one the run itself ran at."""
     os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="digitlab-bench-")
     from tl_core.pipeline.evaluate import weakest_digit
     from tl_core.pipeline.train import train
 
+    rate_before = float32_matmul_rate()
     started = time.perf_counter()
     result = train(config)
     seconds = time.perf_counter() - started
+    rates = (rate_before, float32_matmul_rate())
     run = result.run
     return {
         "seconds": round(seconds, 2),
+        "matmul_gflops": [round(rate, 1) for rate in rates],
         "acc_clean": run.metrics["test_accuracy"],
         "acc_aug": run.metrics["test_accuracy_augmented"],
         "acc_drawn": run.metrics["drawn_accuracy"],

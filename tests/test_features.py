@@ -1,12 +1,21 @@
 """Step 5: bottleneck features, computed once and cached, with damaged caches rebuilt."""
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tl_core.errors import TrainingStopped
 from tl_core.pipeline.data import load_embedded
-from tl_core.pipeline.features import FeatureCache, cache_key, cached_features, feature_extractor
+from tl_core.pipeline.features import (
+    FEATURE_BATCH,
+    FeatureCache,
+    cache_key,
+    cached_features,
+    extract_features,
+    feature_extractor,
+)
 from tl_core.pipeline.model import build_base_model
 from tl_core.pipeline.weights import resolve_weights
 
@@ -36,6 +45,23 @@ def test_features_have_the_bottleneck_shape(extract, digits: np.ndarray) -> None
     features, hit = cached_features(None, extract, digits, "unused")
     assert features.shape == (40, 2, 2, 512) and features.dtype == np.float32  # block4
     assert not hit
+
+
+def test_batches_in_flight_together_give_each_digit_its_own_features(extract) -> None:
+    digits = load_embedded().x_test[: 3 * FEATURE_BATCH + 5]  # a short last batch too
+    reports: list[int] = []
+    together = extract_features(extract, digits, on_batch=reports.append)
+    one_by_one = np.concatenate([extract(digits[i : i + 1]).numpy() for i in range(0, 70, 7)])
+    assert np.allclose(together[0:70:7], one_by_one, atol=1e-4)  # in order, not shuffled
+    assert sorted(reports) == [5] + [FEATURE_BATCH] * 3  # every image reported once
+
+
+def test_a_stop_during_extraction_starts_no_further_batch(extract) -> None:
+    digits = load_embedded().x_test[: 8 * FEATURE_BATCH]
+    stop, counting = threading.Event(), CountingExtractor(extract)
+    with pytest.raises(TrainingStopped):
+        extract_features(counting, digits, on_batch=lambda count: stop.set(), stop=stop)
+    assert counting.images <= 2 * FEATURE_BATCH  # at most the batches already in flight
 
 
 def test_second_request_is_served_from_the_cache(tmp_path: Path, extract, digits) -> None:

@@ -239,7 +239,7 @@ def render(shape: tuple[float, list[Stroke]], rng: np.random.Generator) -> np.nd
         # (PIL's own joint="curve" draws the same in Python, at 20x the cost).
         for px, py in zip(xs, ys, strict=True):
             draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
-    return np.asarray(image.resize((CANVAS_SIDE, CANVAS_SIDE), Image.BOX))
+    return np.asarray(image.reduce(SUPERSAMPLE))  # the mean of each 2x2 block
 
 
 def _densify(stroke: Stroke, step: float = 0.02) -> Stroke:

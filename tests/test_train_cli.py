@@ -1,5 +1,6 @@
 """Steps 6-8 end to end: a tiny real run, read back by the CLI; stopping; run listing."""
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -198,12 +199,15 @@ def test_the_newest_complete_run_is_found_without_reading_the_older_ones(
     for older in range(3):
         install_run(tiny_run, runs_dir, f"1-older-{older}")
     install_run(tiny_run, runs_dir, "2-newest")
-    (runs_dir / "3-started-and-stopped").mkdir()  # newer, and not complete
+    (runs_dir / "4-started").mkdir()  # newer, and not complete
+    stopped = runs_dir / "3-stopped"
+    shutil.copytree(runs_dir / "2-newest", stopped)
+    runs.set_state(stopped, runs.STOPPED)
     read: list[str] = []
     read_run = runs.read_run
     monkeypatch.setattr(runs, "read_run", lambda path: read.append(path.name) or read_run(path))
     assert latest_complete_run(runs_dir).name == "2-newest"
-    assert read == ["3-started-and-stopped", "2-newest"]
+    assert read == ["2-newest"]  # of the newer runs, only their status was read
     assert [run.name for run in list_runs(runs_dir)][-1] == "1-older-0"  # still all listed
 
 

@@ -204,18 +204,30 @@ def list_runs(runs_dir: Path) -> list[Run]:
 
 
 def latest_complete_run(runs_dir: Path) -> Run | None:
-    """The newest complete run, reading run folders newest first only until one is: the
-    Draw page asks on every stroke, and a term's many runs then cost no more than one."""
-    return next((run for run in _newest_first(runs_dir) if run.is_complete), None)
+    """The newest complete run, reading run folders newest first only until one is, and of
+    a run not marked complete only its status: the Draw page asks on every stroke, and a
+    term's many runs, stopped ones too, then cost little more than one."""
+    for folder in _folders_newest_first(runs_dir):
+        status = _read_optional(folder / "status.json")
+        if isinstance(status, dict) and status.get("state") == COMPLETE:
+            run = read_run(folder)
+            if run.is_complete:
+                return run
+    return None
 
 
 def _newest_first(runs_dir: Path) -> Iterator[Run]:
-    """The runs, read one at a time, newest first (run folders are named by their start)."""
-    if not runs_dir.is_dir():
-        return
-    folders = [p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    for folder in sorted(folders, reverse=True):
+    """The runs, read one at a time, newest first."""
+    for folder in _folders_newest_first(runs_dir):
         yield read_run(folder)
+
+
+def _folders_newest_first(runs_dir: Path) -> list[Path]:
+    """The run folders, newest first (they are named by their start)."""
+    if not runs_dir.is_dir():
+        return []
+    folders = [p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(folders, reverse=True)
 
 
 def find_run(runs_dir: Path, name: str) -> Run:

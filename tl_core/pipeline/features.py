@@ -158,9 +158,9 @@ def extract_features(
     n more images done (one report at a time, so a caller's count needs no lock).
 
     Two batches in flight kept both cores busy where one left them idle about 7% of the
-    time, between one batch and the next and inside a batch's graph: 9% more images a
-    second on 2 cores, the same features to the bit. Raises TrainingStopped between batches
-    once `stop` is set.
+    time, between one batch and the next and inside a batch's graph: 9% and 13% more
+    images a second in two measurements on 2 cores (docs/performance.md), the same features
+    to the bit. Raises TrainingStopped between batches once `stop` is set.
     """
     reporting = threading.Lock()
 

@@ -35,7 +35,8 @@ class _Waiting:
     """How many drawings are waiting for their answer, across every Predictor of the server.
 
     The heavy job (serving.jobs) waits for this to reach zero between its batches, so a
-    drawing never queues behind more than one batch of training on the shared cores.
+    drawing never queues behind more than the batches of training already in flight
+    (tl_core.pipeline.features.STREAMS) on the shared cores.
     """
 
     def __init__(self) -> None:

@@ -26,6 +26,7 @@ from tl_core.pipeline.runs import (
 )
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.pipeline.weights import EDGES_LABEL
+from tl_core.tools.classload import remove_unfinished_runs
 
 
 @pytest.fixture
@@ -209,6 +210,23 @@ def test_the_newest_complete_run_is_found_without_reading_the_older_ones(
     assert latest_complete_run(runs_dir).name == "2-newest"
     assert read == ["2-newest"]  # of the newer runs, only their status was read
     assert [run.name for run in list_runs(runs_dir)][-1] == "1-older-0"  # still all listed
+
+
+def test_a_load_test_removes_only_the_unfinished_runs_its_server_started(
+    tiny_run: Run, runs_dir: Path
+) -> None:
+    install_run(tiny_run, runs_dir, "1-complete")
+    for name, pid, state in (("2-ours", 4242, STOPPED), ("3-another", 4343, STOPPED)):
+        shutil.copytree(runs_dir / "1-complete", runs_dir / name)
+        runs.set_state(runs_dir / name, state, pid=pid)
+    shutil.copytree(runs_dir / "1-complete", runs_dir / "4-ours-complete")
+    runs.set_state(runs_dir / "4-ours-complete", COMPLETE, pid=4242)
+    assert remove_unfinished_runs(runs_dir, 4242) == [STOPPED]
+    assert sorted(run.name for run in list_runs(runs_dir)) == [
+        "1-complete",
+        "3-another",
+        "4-ours-complete",
+    ]
 
 
 @pytest.mark.slow

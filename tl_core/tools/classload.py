@@ -10,7 +10,8 @@ student's browser shows the ten probabilities, after the server's message that t
 the drawing started has finished (seen on the page's own websocket). Server-side, it reads
 the server process's CPU time while the drawings are answered and its peak memory, from /proc.
 With `while_training`, a teacher page starts a long training run first and stops it at the
-end, so the students draw while the server trains.
+end, so the students draw while the server trains; the stopped run is then removed, so the
+teacher's list of runs keeps none of the load test's.
 
 Needs Playwright (requirements-dev.txt) and Debian's Chromium at /usr/bin/chromium.
 """
@@ -19,6 +20,7 @@ import asyncio
 import itertools
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -28,6 +30,9 @@ import urllib.request
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+from tl_core.paths import default_runs_dir
+from tl_core.pipeline.runs import list_runs
 
 CHROMIUM = "/usr/bin/chromium"
 # Every page is a student's own screen, in front: no throttling of pages in the background,
@@ -119,16 +124,32 @@ def on_a_fresh_server(
     play: Callable[[str, int], Coroutine[Any, Any, dict[str, Any]]], home: Path | None
 ) -> dict[str, Any]:
     """Start `streamlit run app.py` (with `home` as its DIGITLAB_HOME, if given), run the
-    class `play(url, server_pid)` against it, and add the server's peak memory."""
+    class `play(url, server_pid)` against it, and add the server's peak memory. Then remove
+    the unfinished runs that server started (`remove_unfinished_runs`), so a load test
+    leaves no stopped run in the teacher's list; the figures say in which state they were."""
     port = free_port()
     env = {**os.environ, **({"DIGITLAB_HOME": str(home)} if home else {})}
     server = start_server(port, env)
     try:
         result = asyncio.run(play(f"http://127.0.0.1:{port}", server.pid))
-        return {**result, "server_peak_rss_mb": peak_rss_mb(server.pid)}
+        result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    runs_dir = home / "runs" if home else default_runs_dir()
+    return {**result, "runs_removed": remove_unfinished_runs(runs_dir, server.pid)}
+
+
+def remove_unfinished_runs(runs_dir: Path, pid: int) -> list[str]:
+    """Delete the runs that process `pid` started and did not complete (a class's teacher
+    starts one and stops it); returns their states. Nothing another process started, and
+    no complete run, is touched."""
+    removed = []
+    for run in list_runs(runs_dir):
+        if run.status.get("pid") == pid and not run.is_complete:
+            shutil.rmtree(run.path)
+            removed.append(run.state)
+    return removed
 
 
 def class_figures(

@@ -11,7 +11,8 @@ run it started has finished (the Draw page's fragment: guess, answer buttons, ba
 explanation and the preparation steps). It counts as answered only if that run sent the
 ten probabilities. The server's CPU time over the rounds and its peak memory come from
 /proc. With `while_training`, a teacher session on the Train page starts a long run first
-(from 127.0.0.1, so it may) and presses Stop at the end.
+(from 127.0.0.1, so it may) and presses Stop at the end; the stopped run is then removed
+(classload.on_a_fresh_server).
 """
 
 import asyncio

@@ -211,10 +211,10 @@ def predictor(run_path: str, model_sha256: str) -> "Predictor":
 def heat_map(run_path: str, model_sha256: str, digit: "np.ndarray") -> "np.ndarray":
     """Why the model reads a saved 28x28 drawing as it does, as an image (the Class page's
     misread drawings: each is explained once per model, not on every refresh)."""
-    from tl_core.teaching.explain import explain, heat_image
+    from tl_core.teaching.explain import HEAT_SCALE, explain, heat_image
 
     prediction = predictor(run_path, model_sha256).predict_digit(digit, explained=True)
-    return heat_image(explain(prediction), digit)
+    return heat_image(explain(prediction), digit, HEAT_SCALE)
 
 
 @st.cache_resource(max_entries=4)

@@ -1,6 +1,8 @@
 """Draw: a digit on the canvas (or a photo) and the network's guess, updated as you draw."""
 
 import hashlib
+import re
+from dataclasses import dataclass
 from html import escape
 
 import numpy as np
@@ -19,7 +21,13 @@ from pages.common import (
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.i18n import N_, _, number, percent
 from tl_core.pipeline.handwriting import save_drawing
-from tl_core.pipeline.images import MAX_UPLOAD_BYTES, png_data_url, read_image, thumbnail
+from tl_core.pipeline.images import (
+    MAX_UPLOAD_BYTES,
+    png_bytes_data_url,
+    png_data_url,
+    read_image,
+    thumbnail,
+)
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
 from tl_core.teaching.explain import HEAT_SCALE, explain, heat_image
@@ -59,6 +67,7 @@ def probability_bars(prediction: Prediction) -> dict:
 # screen readers read and nobody sees (the usual "visually hidden" style). st.html keeps a
 # class and a <style> block, not a style attribute.
 PICTURES, OFF_SCREEN = "digit-lab-pictures", "digit-lab-screen-reader-only"
+SMOOTH = "digit-lab-smooth"
 PAGE_STYLE = (
     f".{PICTURES}{{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}}"
     # a caption as wide as its picture in a row, as wide as the column under a lone one
@@ -67,6 +76,7 @@ PAGE_STYLE = (
     # framed: the heat map's white paper shows where it ends
     f".{PICTURES} img{{display:block;height:auto;image-rendering:pixelated;"
     f"border:1px solid rgba(0,0,0,0.2)}}"
+    f".{PICTURES} img.{SMOOTH}{{image-rendering:auto}}"
     f".{PICTURES} figcaption{{font-size:0.875rem;color:rgba(0,0,0,0.6);margin-top:0.25rem}}"
     f".{OFF_SCREEN}{{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}}"
 )
@@ -126,27 +136,50 @@ def answer_buttons(prediction: Prediction) -> None:
     )
 
 
-def show_pictures(
-    pictures: list[tuple[np.ndarray, int, str, str]], announced: str | None = None
-) -> None:
-    """(picture, width in screen pixels, caption, text alternative) in a row, as one
-    element; a picture smaller than its width shows its pixels, as the network gets them.
-    With `announced`, a screen reader reads that sentence out whenever it changes.
+@dataclass(frozen=True)
+class Picture:
+    """One picture of a row: its `data:` URL, its width in screen pixels, its caption and
+    text alternative. A `pixelated` picture smaller than its width shows its pixels, as the
+    network gets them; otherwise it is smoothed (the canvas's drawing, shown smaller)."""
 
-    One `st.html`, the pictures inline: an `st.image` per picture, in a column each, cost
-    a message per element and an encoding, a check and an HTTP request per picture, on
-    every stroke of every student."""
-    figures = "".join(
-        f'<figure><img src="{png_data_url(picture)}" width="{width}" alt="{escape(alt)}">'
-        f"<figcaption>{escape(caption)}</figcaption></figure>"
-        for picture, width, caption, alt in pictures
-    )
+    src: str
+    width: int
+    caption: str
+    alt: str
+    pixelated: bool = True
+
+
+def show_pictures(
+    pictures: list[Picture], heading: str | None = None, announced: str | None = None
+) -> None:
+    """A row of pictures under a `heading` (a message with **bold**, as for st.markdown),
+    as one element. With `announced`, a screen reader reads that sentence out whenever it
+    changes.
+
+    One `st.html`, the pictures inline: an `st.image` per picture, in a column each, and
+    the heading as its own markdown, cost a message per element and an encoding, a check
+    and an HTTP request per picture, on every stroke of every student."""
+    title = f"<p>{_bold_as_html(heading)}</p>" if heading else ""
+    figures = "".join(_figure(picture) for picture in pictures)
     status = (
         f'<p class="{OFF_SCREEN}" role="status" aria-live="polite">{escape(announced)}</p>'
         if announced
         else ""
     )
-    st.html(f'<style>{PAGE_STYLE}</style><div class="{PICTURES}">{figures}</div>{status}')
+    st.html(f'<style>{PAGE_STYLE}</style>{title}<div class="{PICTURES}">{figures}</div>{status}')
+
+
+def _figure(picture: Picture) -> str:
+    smooth = "" if picture.pixelated else f' class="{SMOOTH}"'
+    return (
+        f'<figure><img src="{picture.src}" width="{picture.width}" alt="{escape(picture.alt)}"'
+        f"{smooth}><figcaption>{escape(picture.caption)}</figcaption></figure>"
+    )
+
+
+def _bold_as_html(message: str) -> str:
+    """A message's `**bold**` as HTML, the rest escaped."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escape(message))
 
 
 def why(prediction: Prediction) -> None:
@@ -154,9 +187,12 @@ def why(prediction: Prediction) -> None:
     with the guess in words, read out by a screen reader whenever it changes."""
     explanation = explain(prediction)
     sentence = str(explanation.sentence())
-    st.markdown(_("**Why {digit}?**", digit=prediction.digit))
     heat = heat_image(explanation, prediction.digit_image)
-    show_pictures([(heat, 28 * HEAT_SCALE, sentence, sentence)], str(prediction.sentence()))
+    show_pictures(
+        [Picture(png_data_url(heat), 28 * HEAT_SCALE, sentence, sentence)],
+        _("**Why {digit}?**", digit=prediction.digit),
+        str(prediction.sentence()),
+    )
 
 
 def guess(prediction: Prediction) -> None:
@@ -184,10 +220,8 @@ def guess(prediction: Prediction) -> None:
     why(prediction)
 
 
-def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: int) -> None:
+def steps_shown(yours: Picture, prediction: Prediction, size: int) -> None:
     """The preparation every training digit took, applied to this drawing."""
-    st.markdown(_("**What the network sees**: every training digit took the same steps"))
-    yours = _("your drawing") if source == "canvas" else _("your upload")
     straight, model_input = previews(prediction.digit_image, size)
     shown = [
         (prediction.digit_image, _("cut out, 20x20 box, centred (28x28)")),
@@ -195,12 +229,28 @@ def steps_shown(image: np.ndarray, source: str, prediction: Prediction, size: in
         (model_input, _("VGG16 input, {size}x{size}", size=size)),
     ]
     show_pictures(
-        [(thumbnail(image, STEP_SIDE), STEP_SIDE, yours, f"{yours}.")]
+        [yours]
         + [
-            (picture, STEP_SIDE, caption, _("Your drawing, {step}.", step=caption))
+            Picture(
+                png_data_url(picture),
+                STEP_SIDE,
+                caption,
+                _("Your drawing, {step}.", step=caption),
+            )
             for picture, caption in shown
-        ]
+        ],
+        _("**What the network sees**: every training digit took the same steps"),
     )
+
+
+def your_picture(image: np.ndarray, canvas_png: bytes | None) -> Picture:
+    """The drawing as the student made it, first of the steps: the canvas's own PNG as it
+    came (nothing to decode, shrink or encode on a stroke), or the upload shrunk."""
+    if canvas_png is not None:
+        yours = _("your drawing")
+        return Picture(png_bytes_data_url(canvas_png), STEP_SIDE, yours, f"{yours}.", False)
+    yours = _("your upload")
+    return Picture(png_data_url(thumbnail(image, STEP_SIDE)), STEP_SIDE, yours, f"{yours}.")
 
 
 @st.fragment
@@ -247,12 +297,13 @@ def draw_and_answer() -> None:
                     type=["png", "jpg", "jpeg"],
                 )
 
-    image, source = (None, "canvas")
+    image, canvas_png = None, None
     try:
         if upload is not None:
-            image, source = read_image(upload.getvalue()), "upload"
+            image = read_image(upload.getvalue())
         else:
             image = drawing.image_data  # decoded from the canvas's PNG on each access
+            canvas_png = drawing.image_bytes
     except ImageError as error:
         result_col.error(str(error))
 
@@ -261,12 +312,14 @@ def draw_and_answer() -> None:
             st.info(_("Draw a digit on the black square."))
             return
         try:
-            prediction = predictor.predict_image(image, drawing=source == "canvas", explained=True)
+            prediction = predictor.predict_image(
+                image, drawing=canvas_png is not None, explained=True
+            )
         except NoDigitFound as error:
             st.info(str(error))
             return
         guess(prediction)
-    steps_shown(image, source, prediction, predictor.input_size)
+    steps_shown(your_picture(image, canvas_png), prediction, predictor.input_size)
 
 
 st.title(":material/draw: " + _("Draw a digit"))

@@ -138,13 +138,16 @@ def test_draw_page_predicts_an_injected_drawing(trained_run: Run) -> None:
     ]
     assert len(app.get("vega_lite_chart")) == 1
     runner_up = int(np.argsort(expected.probabilities)[-2])
-    assert f"**Why {expected.digit}?**" in [m.value for m in app.markdown]
     (why,) = [h.value for h in app.html if "<figcaption>Orange marks" in h.value]
+    assert f"<strong>Why {expected.digit}?</strong>" in why  # its heading in the same element
     assert f"say {expected.digit}" in why and f"pointed to {runner_up}" in why
     assert why.count('<img src="data:image/png;base64,') == 1  # inline, not fetched
     assert 'role="status"' in why  # the guess, read out when it changes
     (steps,) = [h.value for h in app.html if "slant straightened" in h.value]
     assert steps.count("<img ") == 4 and steps.count('alt="') == 4
+    assert "<strong>What the network sees</strong>: every training digit" in steps
+    drawn = app.session_state["canvas-0"]["drawing"]["data"]
+    assert f'<img src="{drawn}"' in steps  # the drawing shown as the canvas sent it
 
 
 def test_draw_page_with_an_empty_canvas_asks_for_a_digit(trained_run: Run) -> None:

@@ -66,8 +66,10 @@ def test_the_heat_image_is_white_off_the_strokes_and_orange_where_they_push_the_
     predictor = served
     digit = load_embedded().x_test[7]
     explanation = explain(predictor.predict_digit(digit, explained=True))
-    image = heat_image(explanation, digit)
+    image = heat_image(explanation, digit, HEAT_SCALE)
     assert image.shape == (28 * HEAT_SCALE, 28 * HEAT_SCALE, 3) and image.dtype == np.uint8
+    # what Draw sends, one pixel per digit pixel, is the same map
+    assert (heat_image(explanation, digit) == image[::HEAT_SCALE, ::HEAT_SCALE]).all()
     assert (image[:HEAT_SCALE, :HEAT_SCALE] == 255).all()  # a corner: no ink
     strongest = np.unravel_index(np.argmax(explanation.push), digit.shape)
     pixel = image[strongest[0] * HEAT_SCALE, strongest[1] * HEAT_SCALE].astype(float)

@@ -141,12 +141,10 @@ def _centre_by_mass(box: np.ndarray) -> np.ndarray:
 
 
 def thumbnail(image: np.ndarray, side: int) -> np.ndarray:
-    """A drawing or photo shrunk to fit `side` pixels, for showing beside its digit: a page
-    that handed Streamlit the canvas itself (280x280 RGBA) paid for resizing and encoding
-    it on every stroke. Gray and RGB stay as they are; RGBA becomes RGB (the canvas is
-    opaque)."""
+    """An upload shrunk to fit `side` pixels, for showing beside its digit: a photo of a
+    few megapixels is not sent back to the student on every run. Gray, RGB and RGBA keep
+    their mode (a transparent background stays transparent)."""
     picture = Image.fromarray(image)
-    picture = picture.convert("RGB") if picture.mode == "RGBA" else picture
     picture.thumbnail((side, side), Image.Resampling.BOX)
     return np.asarray(picture)
 
@@ -159,7 +157,13 @@ def png_data_url(image: np.ndarray) -> str:
     hundred bytes."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_bytes_data_url(buffer.getvalue())
+
+
+def png_bytes_data_url(png: bytes) -> str:
+    """An encoded PNG as a `data:` URL: the canvas's own drawing is shown back this way,
+    with no decoding, resizing or encoding on the server."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _too_big(max_bytes: int) -> str:

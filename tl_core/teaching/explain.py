@@ -83,17 +83,19 @@ def explain(prediction: Prediction) -> Explanation:
     )
 
 
-def heat_image(explanation: Explanation, digit: np.ndarray) -> np.ndarray:
-    """The map as an RGB image (168x168, so the page sends it unresized): the drawing in
-    gray on white, each stroke tinted orange or blue by how hard it pushed toward the guess
-    or the runner-up."""
+def heat_image(explanation: Explanation, digit: np.ndarray, scale: int = 1) -> np.ndarray:
+    """The map as an RGB image, `scale` screen pixels per digit pixel: the drawing in gray
+    on white, each stroke tinted orange or blue by how hard it pushed toward the guess or
+    the runner-up. Draw sends it at 28x28 and the browser enlarges it (pixelated, at
+    HEAT_SCALE): on every stroke of every student, encoding 36 times the pixels cost more
+    than the map itself."""
     ink = digit.astype(np.float32)[..., np.newaxis] / 255.0
     push = explanation.push[..., np.newaxis]
     colour = np.where(push > 0, TOWARD_GUESS, TOWARD_RUNNER_UP)
     stroke = NEUTRAL_INK + (colour - NEUTRAL_INK) * np.abs(push)
     pixels = 255.0 * (1 - ink) + stroke * ink
     image = np.clip(pixels, 0, 255).astype(np.uint8)
-    return np.kron(image, np.ones((HEAT_SCALE, HEAT_SCALE, 1), np.uint8))
+    return image if scale == 1 else np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
 def _smoothed(push: np.ndarray) -> np.ndarray:

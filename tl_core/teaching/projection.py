@@ -6,18 +6,15 @@ scikit-learn, which mlxtend already depends on, project the 512 numbers per digi
 point; the student's own drawing is projected with them, so they see where it lands.
 """
 
-import base64
-import io
-
 import keras
 import numpy as np
 import pandas as pd
-from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from tl_core.i18n import N_
 from tl_core.pipeline.features import extract_features, feature_extractor
+from tl_core.pipeline.images import png_data_url
 from tl_core.pipeline.model import base_of
 
 METHODS = ("pca", "tsne")
@@ -63,10 +60,3 @@ def feature_space(
     table["kind"] = [TEST_DIGIT] * len(labels) + ([] if drawn is None else [YOUR_DRAWING])
     table["image"] = [png_data_url(image) for image in images]
     return table
-
-
-def png_data_url(digit: np.ndarray) -> str:
-    """A small PNG of a uint8 digit as a data URL, which a chart tooltip shows as a picture."""
-    buffer = io.BytesIO()
-    Image.fromarray(digit).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -205,10 +205,21 @@ def test_the_newest_complete_run_is_found_without_reading_the_older_ones(
     shutil.copytree(runs_dir / "2-newest", stopped)
     runs.set_state(stopped, runs.STOPPED)
     read: list[str] = []
-    read_run = runs.read_run
-    monkeypatch.setattr(runs, "read_run", lambda path: read.append(path.name) or read_run(path))
+    read_run, read_optional = runs.read_run, runs._read_optional
+    monkeypatch.setattr(
+        runs, "read_run", lambda path, *status: read.append(path.name) or read_run(path, *status)
+    )
+    files: list[str] = []
+    monkeypatch.setattr(
+        runs,
+        "_read_optional",
+        lambda path: files.append(f"{path.parent.name}/{path.name}") or read_optional(path),
+    )
     assert latest_complete_run(runs_dir).name == "2-newest"
     assert read == ["2-newest"]  # of the newer runs, only their status was read
+    newer = ["4-started/status.json", "3-stopped/status.json"]
+    assert [name for name in files if not name.startswith("2-")] == newer
+    assert files.count("2-newest/status.json") == 1  # read once, not again for the run
     assert [run.name for run in list_runs(runs_dir)][-1] == "1-older-0"  # still all listed
 
 

@@ -138,7 +138,13 @@ def _percent_pattern(language: str, digits: int) -> "NumberPattern":
 
 def number(value: float, digits: int = 0) -> str:
     """A number with the current language's separators ("70 000" in Polish, "0,977" in Spanish)."""
-    from babel.numbers import format_decimal
+    language = current_language()
+    return _number_pattern(digits).apply(value, _locale(language))
 
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, pattern, locale=current_language())
+
+@cache
+def _number_pattern(digits: int) -> "NumberPattern":
+    """Grouped thousands and `digits` decimals, parsed once (`percent` does the same)."""
+    from babel.numbers import parse_pattern
+
+    return parse_pattern("#,##0" + ("." + "0" * digits if digits else ""))

@@ -15,9 +15,10 @@ def digitlab_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".digitlab").expanduser()
 
 
-def default_runs_dir() -> Path:
-    """The runs folder shared by the CLI and the app."""
-    return digitlab_home() / "runs"
+def default_runs_dir(home: Path | None = None) -> Path:
+    """The runs folder shared by the CLI and the app: in `home`, else in `digitlab_home()`
+    (a load test serves a home of its own)."""
+    return (home or digitlab_home()) / "runs"
 
 
 def feature_cache_dir() -> Path:

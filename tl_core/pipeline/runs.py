@@ -175,13 +175,14 @@ def _fingerprint(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": file_digest(path, "sha256")}
 
 
-def read_run(path: Path) -> Run:
+def read_run(path: Path, status: Any = None) -> Run:
     """Read a run folder; a missing or damaged file leaves that part empty, never raises.
+    `status`: its status.json, when the caller has read it already.
 
     A complete run whose small files differ from the sizes and checksums recorded at the end
     is "damaged" (the model file is checked in full when it is loaded).
     """
-    status = _read_optional(path / "status.json")
+    status = _read_optional(path / "status.json") if status is None else status
     status = status if isinstance(status, dict) else {"state": FAILED}
     if status.get("state") == COMPLETE and not _files_match(path, status.get("files")):
         status = {**status, "state": DAMAGED}
@@ -210,7 +211,7 @@ def latest_complete_run(runs_dir: Path) -> Run | None:
     for folder in _folders_newest_first(runs_dir):
         status = _read_optional(folder / "status.json")
         if isinstance(status, dict) and status.get("state") == COMPLETE:
-            run = read_run(folder)
+            run = read_run(folder, status)
             if run.is_complete:
                 return run
     return None

@@ -31,7 +31,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from tl_core.paths import default_runs_dir
+from tl_core.paths import HOME_ENV, default_runs_dir
 from tl_core.pipeline.runs import list_runs
 
 CHROMIUM = "/usr/bin/chromium"
@@ -128,7 +128,7 @@ def on_a_fresh_server(
     the unfinished runs that server started (`remove_unfinished_runs`), so a load test
     leaves no stopped run in the teacher's list; the figures say in which state they were."""
     port = free_port()
-    env = {**os.environ, **({"DIGITLAB_HOME": str(home)} if home else {})}
+    env = {**os.environ, **({HOME_ENV: str(home)} if home else {})}
     server = start_server(port, env)
     try:
         result = asyncio.run(play(f"http://127.0.0.1:{port}", server.pid))
@@ -136,8 +136,8 @@ def on_a_fresh_server(
     finally:
         server.terminate()
         server.wait(timeout=30)
-    runs_dir = home / "runs" if home else default_runs_dir()
-    return {**result, "runs_removed": remove_unfinished_runs(runs_dir, server.pid)}
+    runs_removed = remove_unfinished_runs(default_runs_dir(home), server.pid)
+    return {**result, "runs_removed": runs_removed}
 
 
 def remove_unfinished_runs(runs_dir: Path, pid: int) -> list[str]:

@@ -170,6 +170,7 @@ def show_pictures(
 
 
 def _figure(picture: Picture) -> str:
+    """A picture with its caption; st.html keeps a class, not a style attribute."""
     smooth = "" if picture.pixelated else f' class="{SMOOTH}"'
     return (
         f'<figure><img src="{picture.src}" width="{picture.width}" alt="{escape(picture.alt)}"'

@@ -175,7 +175,7 @@ def _fingerprint(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": file_digest(path, "sha256")}
 
 
-def read_run(path: Path, status: Any = None) -> Run:
+def read_run(path: Path, status: dict[str, Any] | None = None) -> Run:
     """Read a run folder; a missing or damaged file leaves that part empty, never raises.
     `status`: its status.json, when the caller has read it already.
 

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from pages.common import language_menu
+from pages.common import language_menu, leave_teacher_mode
 from tl_core.i18n import _
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
 language_menu()  # first: the page titles below are in the session's language
+leave_teacher_mode()
 
 PAGES = [
     st.Page("pages/home.py", title=_("Home"), icon=":material/home:", default=True),

@@ -115,9 +115,8 @@ def thumbnails(
             if explained_by is None:
                 column.image(digit, width=64, alt=str(entry.sentence()))
             else:
-                sha = explained_by.status.get("model_sha256", "")
                 column.image(
-                    heat_map(str(explained_by.path), sha, digit),
+                    heat_map(*explained_by.model_key, digit),
                     width=96,
                     alt=_(
                         "{drawing} Coloured by what led the network to its guess.",

@@ -35,11 +35,15 @@ from tl_core.pipeline.runs import (
     resolve_runs_dir,
 )
 from tl_core.serving.access import (
+    PASSCODE_GATE,
     TEACHER_HERE,
+    TeacherKey,
     is_this_computer,
     not_allowed,
-    teacher_passcode,
+    server_key,
+    wait_sentence,
 )
+from tl_core.serving.hosting import students_can_reach
 from tl_core.teaching.palette import OKABE_ITO
 
 if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never with Home
@@ -52,6 +56,7 @@ if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never w
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
 PASSCODE_FIELD = "teacher_passcode_field"  # the text field's own key (see passcode_box)
+PASSCODE_REFUSED = "teacher_passcode_refused"  # session key: why the last passcode was refused
 DRAWN_DIGIT = "drawn_digit"  # session key: the student's last prepared 28x28 drawing
 THROUGH_APP = "through_app_navigation"  # session key: this session's runs go through app.py
 SHOWN = "job_shown_{}"  # session key: the result of a kind of heavy job this tab has drawn
@@ -139,44 +144,100 @@ def _keep_the_keras_session() -> None:
 _keep_the_keras_session()
 
 
-@st.cache_resource
 def server_job() -> "ServerJob":
-    """The server's one heavy job; a teacher passcode, if set, guards starting and stopping."""
-    from tl_core.serving.jobs import ServerJob
+    """The server's one heavy job, outside Streamlit's caches (tl_core.serving.jobs)."""
+    from tl_core.serving.jobs import server_job as the_server_job
 
-    return ServerJob(passcode=teacher_passcode(_secrets()))
+    return the_server_job(teacher_key)
+
+
+def teacher_key() -> TeacherKey:
+    """The server's passcode, decided once per process: set by hand, made up for a server
+    that students can reach (printed on its own screen), or none."""
+    return server_key(_secrets(), students_can_reach(st.get_option("server.address")))
 
 
 def on_this_computer() -> bool:
-    """Whether this session's browser runs on the server's own computer."""
-    return is_this_computer(st.context.ip_address)
+    """Whether this session's browser runs on the server's own computer: its websocket's
+    TCP peer (Streamlit's `st.context.ip_address` shows loopback as None, like no address),
+    with the request's headers (a proxy's forwarding header makes it a student). A session
+    without a real server (a script; AppTest, whose runtime is a mock of one) runs in this
+    process: on this computer."""
+    from streamlit import runtime
+
+    if not runtime.exists() or type(runtime.get_instance()) is not runtime.Runtime:
+        return True
+    context = get_script_run_ctx()
+    client = runtime.get_instance().get_client(context.session_id) if context else None
+    client_context = getattr(client, "client_context", None)
+    peer = getattr(client_context, "remote_ip", None)
+    return is_this_computer(peer, dict(st.context.headers))
 
 
 def who_teaches() -> None:
-    """Home's line on who the teacher is, where no passcode makes it the server's computer
-    (without starting the server's job: Home loads no TensorFlow)."""
-    if teacher_passcode(_secrets()) is None:
+    """Home's line on who the teacher is (without starting the server's job: Home loads no
+    TensorFlow). A made-up passcode is shown only in this computer's own browser."""
+    key = teacher_key()
+    if key.too_short:
+        st.error(str(not_allowed(key)))
+    elif key.passcode is None:
         st.caption(_(TEACHER_HERE))
+    elif key.source == "made up" and on_this_computer():
+        st.info(
+            _(
+                "No teacher passcode was set and students can reach this server, so it made "
+                "one up for this lesson: **{passcode}**. Only this computer shows it; type it "
+                "on another device to teach from there.",
+                passcode=key.passcode,
+            ),
+            icon=":material/key:",
+        )
 
 
 def may_control_training() -> bool:
-    """Whether this session is the teacher's: the passcode, or without one the server's own
-    computer (tl_core.serving.access)."""
+    """Whether this session is the teacher's: the passcode, or the server's own computer
+    where the passcode was not set by hand (tl_core.serving.access)."""
     return server_job().may_control(st.session_state.get(PASSCODE), on_this_computer())
 
 
 def passcode_box() -> None:
     """The passcode field where a passcode is set, else the sentence saying who may. What is
-    typed is copied to a plain session key, because Streamlit forgets a widget's value on
-    pages that don't draw it, and the passcode must last."""
-    if server_job().passcode is None:
-        st.caption(_(not_allowed(None)))
+    typed is checked once, through the server's gate (wrong ones slow further tries), and
+    only a right passcode is kept, in a plain session key: Streamlit forgets a widget's
+    value on pages that don't draw it, and the passcode must last."""
+    key = teacher_key()
+    if key.passcode is None or key.too_short:
+        st.caption(str(not_allowed(key)))
         return
 
-    def remember() -> None:
-        st.session_state[PASSCODE] = st.session_state[PASSCODE_FIELD]
+    def check() -> None:
+        entered = st.session_state[PASSCODE_FIELD]
+        context = get_script_run_ctx()
+        session = context.session_id if context else ""
+        result = PASSCODE_GATE.attempt(session, entered, key.passcode)
+        if result is True:
+            st.session_state[PASSCODE] = entered
+            st.session_state.pop(PASSCODE_REFUSED, None)
+        elif result is False:
+            st.session_state[PASSCODE_REFUSED] = _("That is not the teacher passcode.")
+        else:
+            st.session_state[PASSCODE_REFUSED] = str(wait_sentence(result))
 
-    st.text_input(_("Teacher passcode"), type="password", key=PASSCODE_FIELD, on_change=remember)
+    st.text_input(_("Teacher passcode"), type="password", key=PASSCODE_FIELD, on_change=check)
+    if st.session_state.get(PASSCODE_REFUSED):
+        st.error(st.session_state[PASSCODE_REFUSED])
+
+
+def leave_teacher_mode() -> None:
+    """The sidebar's way out for a session that entered the passcode (a shared computer):
+    the passcode is forgotten, and the session is a student's again."""
+
+    def leave() -> None:
+        st.session_state.pop(PASSCODE, None)
+        st.session_state.pop(PASSCODE_FIELD, None)
+
+    if st.session_state.get(PASSCODE):
+        st.sidebar.button(_("Leave teacher mode"), icon=":material/logout:", on_click=leave)
 
 
 def _secrets() -> dict:
@@ -197,14 +258,21 @@ def parameter_counts(
     return model_parameter_counts(input_size, head_units, bottleneck, pooling)
 
 
-# The spinners are Text: Streamlit shows them with str(), so in the reader's language, and
-# only on a cache miss (a spinner around the call would start a timer on every stroke).
-@st.cache_resource(max_entries=4, show_spinner=Text("Loading the model…"))
 def predictor(run_path: str, model_sha256: str) -> "Predictor":
-    """The model of a run, loaded once for everyone (the checksum keys a changed file)."""
+    """The model of a run, loaded once for everyone, outside Streamlit's caches
+    (tl_core.serving.shelf); the spinner shows only while it loads."""
     from tl_core.pipeline.predict import Predictor
+    from tl_core.serving.shelf import MODELS
 
-    return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
+    key = (run_path, model_sha256)
+
+    def load() -> "Predictor":
+        return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
+
+    if MODELS.has(key):
+        return MODELS.get(key, load)
+    with st.spinner(_("Loading the model…")):
+        return MODELS.get(key, load)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -217,14 +285,19 @@ def heat_map(run_path: str, model_sha256: str, digit: "np.ndarray") -> "np.ndarr
     return heat_image(explain(prediction), digit, HEAT_SCALE)
 
 
-@st.cache_resource(max_entries=4)
 def evaluation(run_path: str, model_sha256: str) -> "Evaluation":
+    """A run's scores, computed once per server for every student who opens Results."""
     from tl_core.pipeline.evaluate import evaluate_run
+    from tl_core.serving.shelf import EVALUATIONS
 
-    run = find(run_path)
-    return evaluate_run(run, predictor(run_path, model_sha256))
+    return EVALUATIONS.get(
+        (run_path, model_sha256),
+        lambda: evaluate_run(find(run_path), predictor(run_path, model_sha256)),
+    )
 
 
+# The spinner is Text: Streamlit shows it with str(), so in the reader's language, and only
+# on a cache miss (a spinner around the call would start a timer on every run).
 @st.cache_data(max_entries=4, show_spinner=Text("Loading MNIST…"))
 def mnist(source: str = "auto") -> MnistData:
     return load_mnist(source)
@@ -255,7 +328,7 @@ def predictor_in_use() -> tuple[Run, "Predictor"] | tuple[None, None]:
     if run is None:
         return None, None
     try:
-        return run, predictor(str(run.path), run.status.get("model_sha256", ""))
+        return run, predictor(*run.model_key)
     except DigitLabError as error:
         st.error(str(error))
         return None, None

@@ -95,7 +95,7 @@ st.markdown(
         channels=CHANNELS,
     )
 )
-blocks = blocks_model(str(run.path), run.status.get("model_sha256", ""), predictor.model)
+blocks = blocks_model(*run.model_key, predictor.model)
 for block, maps in zip(BLOCKS, feature_maps(blocks, digit), strict=False):
     sheet = mosaic(strongest_channels(maps, CHANNELS), 8)
     scale = max(1, 480 // sheet.shape[1])

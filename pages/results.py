@@ -104,9 +104,7 @@ trained_names = set(trained_on)
 unseen = tuple(e.name for e in class_entries() if e.name not in trained_names)
 __, shared = predictor_in_use()
 if unseen and shared is not None:
-    accuracy, count = handwriting_accuracy(
-        str(run.path), run.status.get("model_sha256", ""), unseen
-    )
+    accuracy, count = handwriting_accuracy(*run.model_key, unseen)
     ours.metric(
         _("Our handwriting"),
         percent(accuracy, 1),
@@ -197,7 +195,7 @@ st.session_state.setdefault("guess", int(worst_guess))
 true_digit = pick_true.selectbox(_("true digit"), range(10), key="true")
 guess = pick_guess.selectbox(_("guessed as"), range(10), key="guess")
 try:
-    result = evaluation(str(run.path), run.status.get("model_sha256", ""))
+    result = evaluation(*run.model_key)
 except DigitLabError as error:
     st.error(str(error))
     st.stop()

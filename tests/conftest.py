@@ -116,10 +116,11 @@ def file_server() -> Iterator[FileServer]:
 
 @pytest.fixture
 def teacher_passcode(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A server started with a teacher passcode (its job is rebuilt, then forgotten)."""
-    import streamlit as st
+    """A server started with a teacher passcode: its key and job are made anew, then
+    forgotten (both live once per process, outside Streamlit's caches)."""
+    from tl_core.serving import access, jobs
 
-    monkeypatch.setenv("DIGITLAB_TEACHER_PASSCODE", "owl")
-    st.cache_resource.clear()
-    yield "owl"
-    st.cache_resource.clear()
+    monkeypatch.setenv("DIGITLAB_TEACHER_PASSCODE", "owl-in-the-oak")
+    monkeypatch.setattr(access, "_SERVER_KEY", None)
+    monkeypatch.setattr(jobs, "_SERVER_JOB", None)
+    yield "owl-in-the-oak"

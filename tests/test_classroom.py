@@ -43,10 +43,13 @@ from tl_core.pipeline.runs import (
 )
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.serving.access import (
+    NO_PASSCODE,
     PASSCODE_ENV,
+    PasscodeGate,
+    TeacherKey,
     is_this_computer,
     may_control_training,
-    teacher_passcode,
+    teacher_key,
 )
 from tl_core.serving.jobs import ServerJob
 from tl_core.tools.bench import sample_drawing
@@ -86,32 +89,78 @@ def test_predictions_from_16_threads_at_once_match_one_by_one(first_run, runs_di
 def test_without_a_passcode_only_this_computer_may_train_with_one_only_the_teacher(
     runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert may_control_training(None, None) and may_control_training("x", "")  # on this computer
-    assert not may_control_training(None, None, on_this_computer=False)  # a student's device
-    assert not may_control_training(None, "owl") and not may_control_training("OWL", "owl")
-    assert may_control_training("owl", "owl", on_this_computer=False)  # the teacher, anywhere
-    local = (None, "127.0.0.1", "::1", "127.0.1.1", object())  # object(): AppTest's stand-in
-    assert [is_this_computer(ip) for ip in local] == [True] * 5
-    assert not any(is_this_computer(ip) for ip in ("192.0.2.7", "fd00::2", "10.0.0.1", "junk"))
+    owl = TeacherKey("owl-in-the-oak", "set")
+    assert may_control_training(None, NO_PASSCODE)  # on this computer
+    assert not may_control_training(None, NO_PASSCODE, on_this_computer=False)  # a student
+    assert not may_control_training(None, owl) and not may_control_training("OWL-IN-THE-OAK", owl)
+    assert may_control_training("owl-in-the-oak", owl, on_this_computer=False)  # anywhere
     student = ServerJob(runs_dir)  # no passcode
     with pytest.raises(NotAllowed, match="Only the computer running the app"):
         student.start(TINY, None, on_this_computer=False)
     with pytest.raises(NotAllowed, match=PASSCODE_ENV):
         student.stop(on_this_computer=False)
-    monkeypatch.setenv(PASSCODE_ENV, "owl")
-    assert teacher_passcode() == "owl"
+    monkeypatch.setenv(PASSCODE_ENV, "owl-in-the-oak")
+    assert teacher_key() == owl
     monkeypatch.delenv(PASSCODE_ENV)
-    assert teacher_passcode({"teacher_passcode": "lark"}) == "lark" and teacher_passcode() is None
+    assert teacher_key({"teacher_passcode": "lark-on-a-wire"}).passcode == "lark-on-a-wire"
+    assert teacher_key() == NO_PASSCODE
 
-    job = ServerJob(runs_dir, passcode="owl")
+    job = ServerJob(runs_dir, key=owl)
     for entered in (None, "wrong"):
         with pytest.raises(NotAllowed, match="Only the teacher can do this"):
             job.start(TINY, entered)
     assert job.snapshot().state == "idle" and not list_runs(runs_dir)
-    assert job.start(TINY, "owl")
+    assert job.start(TINY, "owl-in-the-oak")
     with pytest.raises(NotAllowed):
-        job.stop()
+        job.stop()  # this computer, without the passcode that was set by hand
     assert job.wait(120).state == "done"
+
+
+def test_only_a_direct_loopback_connection_is_this_computer() -> None:
+    """Exactly 127.0.0.1, ::1 and 127.0.0.1 mapped into IPv6 (how a server listening on
+    every address sees a browser at http://127.0.0.1): a sidecar proxy's 127.0.0.6, a
+    forwarded request, no address and a stand-in are students."""
+    local = ("127.0.0.1", "::1", "::ffff:127.0.0.1", "0:0:0:0:0:ffff:7f00:1")
+    assert [is_this_computer(peer) for peer in local] == [True] * 4
+    others = (None, object(), "127.0.0.6", "127.0.1.1", "::ffff:127.0.0.6", "192.0.2.7")
+    assert not any(is_this_computer(peer) for peer in (*others, "fd00::2", "junk", ""))
+    for header in ("X-Forwarded-For", "forwarded", "X-Real-IP"):
+        assert not is_this_computer("127.0.0.1", {header: "127.0.0.1"})
+    assert is_this_computer("127.0.0.1", {"Host": "localhost:8501", "Origin": "x"})
+
+
+def test_a_server_students_can_reach_makes_up_a_passcode_and_a_short_one_locks_everyone_out(
+    monkeypatch: pytest.MonkeyPatch, runs_dir: Path
+) -> None:
+    made_up = teacher_key(reachable=True)
+    assert made_up.source == "made up" and len(made_up.passcode) >= 8
+    assert teacher_key(reachable=True).passcode != made_up.passcode  # not guessable
+    assert may_control_training(None, made_up)  # this computer still teaches
+    assert may_control_training(made_up.passcode, made_up, on_this_computer=False)
+    assert not may_control_training("wrong", made_up, on_this_computer=False)
+    monkeypatch.setenv(PASSCODE_ENV, "owl")
+    short = teacher_key(reachable=True)
+    assert short.too_short == 3
+    assert not may_control_training("owl", short, on_this_computer=False)
+    assert not may_control_training(None, short)  # this computer neither: fix it first
+    with pytest.raises(NotAllowed, match="too short"):
+        ServerJob(runs_dir, key=short).start(TINY)
+
+
+def test_wrong_passcodes_wait_longer_and_longer_per_session_and_per_server() -> None:
+    now = [1000.0]
+    gate = PasscodeGate(clock=lambda: now[0])
+    right = "owl-in-the-oak"
+    assert [gate.attempt("a", "guess", right) for _ in range(3)] == [False] * 3
+    assert gate.attempt("a", "guess", right) is False  # the fourth is checked, then waits
+    wait = gate.attempt("a", right, right)
+    assert wait == 2.0  # even the right one waits: nothing is checked while waiting
+    now[0] += 2.0
+    assert gate.attempt("a", right, right) is True
+    assert gate.attempt("b", right, right) is True  # another session is not slowed
+    for session in range(40):  # a student opening tab after tab
+        gate.attempt(f"tab-{session}", "guess", right)
+    assert gate.wait_s("c") > 0  # the server as a whole now slows every try
 
 
 @pytest.mark.slow  # a second process loads TensorFlow and MNIST: in CI's full run
@@ -270,7 +319,7 @@ def test_the_load_test_can_run_beside_a_server_job(first_run) -> None:
 def test_heavy_work_runs_in_the_job_one_at_a_time_and_stops_at_its_next_report(
     runs_dir: Path,
 ) -> None:
-    job = ServerJob(runs_dir, passcode="owl")
+    job = ServerJob(runs_dir, key=TeacherKey("owl-in-the-oak", "set"))
     release = threading.Event()
 
     def work(report) -> str:
@@ -282,13 +331,13 @@ def test_heavy_work_runs_in_the_job_one_at_a_time_and_stops_at_its_next_report(
     with pytest.raises(NotAllowed):
         job.start_task("demo", "A demo", work)  # no passcode: not started
     assert job.snapshot().state == "idle"
-    assert job.start_task("demo", "A demo", lambda report: 42, "owl")
+    assert job.start_task("demo", "A demo", lambda report: 42, "owl-in-the-oak")
     assert job.wait(10).state == "done" and job.latest("demo") == ("A demo", 42)
-    assert job.start_task("demo", "A long demo", work, "owl")
-    assert not job.start(TINY, "owl")  # training waits for it
+    assert job.start_task("demo", "A long demo", work, "owl-in-the-oak")
+    assert not job.start(TINY, "owl-in-the-oak")  # training waits for it
     assert job.busy_message().startswith("A long demo is running")
     assert job.snapshot().kind == "demo" and job.snapshot().is_active
-    assert job.stop("owl")
+    assert job.stop("owl-in-the-oak")
     assert job.wait(10).state == "stopped"
     assert job.latest("demo") == ("A demo", 42)  # a stopped job leaves the last result
 

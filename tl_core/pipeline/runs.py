@@ -62,6 +62,12 @@ class Run:
         return self.status.get("state", FAILED)
 
     @property
+    def model_key(self) -> tuple[str, str]:
+        """Names this run's model wherever a loaded copy is kept: its folder and the model
+        file's checksum (a changed file is a new key)."""
+        return str(self.path), self.status.get("model_sha256", "")
+
+    @property
     def is_complete(self) -> bool:
         """Marked complete, and its metrics hold the numbers every page shows."""
         return (

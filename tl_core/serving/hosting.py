@@ -177,6 +177,12 @@ def join_address(
     return f"http://{host}:{port}" if host else None
 
 
+def students_can_reach(address: str | None) -> bool:
+    """Whether a server bound to `address` (Streamlit's `server.address`; unset: every
+    interface) answers other computers."""
+    return (address or "") not in LOCAL_ONLY
+
+
 def _is_local(host: str | None) -> bool:
     """Whether a browser's host name means "this computer" (so students can't use it)."""
     return host is None or host in (*LOCAL_ONLY, *ANY_ADDRESS) or host.startswith("127.")

@@ -1,14 +1,17 @@
 """One heavy job at a time per server, watched by every browser tab.
 
-Everything heavy goes through the app's single ServerJob (kept by `st.cache_resource`):
-training, and the Compare page's comparisons, data-size sweeps and cuts, each of which
-trains several networks. Its worker thread runs the work and only records progress here,
-never touching Streamlit; pages poll `snapshot()`, and the last result of each kind of work
-stays for every tab to show (`latest`). A second start while a job runs is refused with a
-sentence naming what is running, and leaving a page does not stop the job. Who may start
-or stop is decided in tl_core.serving.access: with a teacher passcode, a caller that gives
-it; without one, a caller on the server's own computer. Everyone may watch. Cheap
-per-student work (predicting a drawing, showing a saved result) never goes through here.
+Everything heavy goes through the server's single ServerJob (`server_job()`: one per
+process, outside Streamlit's caches, which any browser can empty with a `clear_cache`
+message; a job kept there could be orphaned and a second started beside it): training,
+and the Compare page's comparisons, data-size sweeps and cuts, each of which trains several
+networks. Its worker thread runs the work and only records progress here, never touching
+Streamlit; pages poll `snapshot()`, and the last result of each kind of work stays for every
+tab to show (`latest`). A second start while a job runs is refused with a sentence naming
+what is running, and leaving a page does not stop the job. Who may start or stop is decided
+in tl_core.serving.access (the passcode, or the server's own computer); the class set's
+changes and adopting a model check the same through `check_teacher`. Everyone may watch.
+Cheap per-student work (predicting a drawing, showing a saved result) never goes through
+here.
 """
 
 import threading
@@ -25,7 +28,7 @@ from tl_core.pipeline.handwriting import class_entries
 from tl_core.pipeline.predict import DRAWINGS_WAITING
 from tl_core.pipeline.runs import recover_interrupted, resolve_runs_dir
 from tl_core.pipeline.train import ProgressEvent, train
-from tl_core.serving.access import may_control_training, not_allowed
+from tl_core.serving.access import NO_PASSCODE, TeacherKey, may_control_training, not_allowed
 from tl_core.serving.hosting import check_limits, hosting_limits
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
@@ -69,10 +72,10 @@ class JobStatus:
 class ServerJob:
     """Runs at most one heavy job at a time (a training or another task) in a worker thread."""
 
-    def __init__(self, runs_dir: Path | None = None, passcode: str | None = None) -> None:
+    def __init__(self, runs_dir: Path | None = None, key: TeacherKey = NO_PASSCODE) -> None:
         """One per server; runs left "running" by a server that was killed are recovered."""
         self.runs_dir = runs_dir
-        self.passcode = passcode
+        self.key = key
         recover_interrupted(resolve_runs_dir(runs_dir))
         self._lock = threading.Lock()
         self._status = JobStatus()
@@ -84,7 +87,7 @@ class ServerJob:
         """Whether a caller who entered this passcode (or none), on the server's computer or
         not, may start and stop heavy work (tl_core.serving.access). Callers in this process
         (the CLI, a script) are on it."""
-        return may_control_training(entered, self.passcode, on_this_computer)
+        return may_control_training(entered, self.key, on_this_computer)
 
     def start(
         self, config: TrainConfig, entered: str | None = None, on_this_computer: bool = True
@@ -97,7 +100,7 @@ class ServerJob:
         drawings = len(class_entries()) if config.include_handwriting else 0
         check_limits(config, hosting_limits(), drawings)  # a hosted classroom's small server
         title = Text("Training") if config.is_transfer else Text("Training (random weights)")
-        self._check_allowed(entered, on_this_computer)
+        self.check_teacher(entered, on_this_computer)
         return self._launch(TRAINING, title, config, lambda: self._train(config))
 
     def start_task(
@@ -114,7 +117,7 @@ class ServerJob:
         `report(step, total, message)` records progress, and raises TrainingStopped once a
         stop was asked for, so the work ends at its next report.
         """
-        self._check_allowed(entered, on_this_computer)
+        self.check_teacher(entered, on_this_computer)
         return self._launch(kind, title, None, lambda: self._task(kind, title, work))
 
     def latest(self, kind: str) -> tuple[str, Any] | None:
@@ -164,7 +167,7 @@ class ServerJob:
 
     def stop(self, entered: str | None = None, on_this_computer: bool = True) -> bool:
         """Ask the running job to stop after its current batch; False if none runs."""
-        self._check_allowed(entered, on_this_computer)
+        self.check_teacher(entered, on_this_computer)
         with self._lock:
             if self._status.state != RUNNING:
                 return False
@@ -183,9 +186,10 @@ class ServerJob:
             thread.join(timeout)
         return self.snapshot()
 
-    def _check_allowed(self, entered: str | None, on_this_computer: bool) -> None:
+    def check_teacher(self, entered: str | None, on_this_computer: bool) -> None:
+        """Raise NotAllowed, in one sentence, unless the caller is the teacher."""
         if not self.may_control(entered, on_this_computer):
-            raise NotAllowed(Text(not_allowed(self.passcode)))
+            raise NotAllowed(not_allowed(self.key))
 
     def _run(self, body: Callable[[], None]) -> None:
         """The worker thread: run the job and record how it ended, whatever happens."""
@@ -251,3 +255,17 @@ class ServerJob:
             if self._status.started is not None:
                 elapsed = round(time.monotonic() - self._status.started, 2)
             self._status = replace(self._status, state=state, seconds=elapsed, **details)
+
+
+_SERVER_JOB: ServerJob | None = None
+_SERVER_JOB_LOCK = threading.Lock()
+
+
+def server_job(key: Callable[[], TeacherKey]) -> ServerJob:
+    """The process's one ServerJob, made on first use with the teacher key `key()` gives
+    (asked once: a made-up passcode stays the same for the server's life)."""
+    global _SERVER_JOB
+    with _SERVER_JOB_LOCK:
+        if _SERVER_JOB is None:
+            _SERVER_JOB = ServerJob(key=key())
+        return _SERVER_JOB

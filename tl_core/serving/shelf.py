@@ -1,0 +1,55 @@
+"""What a server builds once and shares for its whole life: loaded models and their scores.
+
+Streamlit's `st.cache_resource` is emptied for the whole server by one `clear_cache`
+message, which any browser may send: thirty students would then wait while the model loads
+again, and a student could make the server do so on every stroke. A `Shelf` is a plain
+object of the process that no message reaches. It builds each item once, even when thirty
+sessions ask for it at the same moment (the others wait for the first), and keeps the
+newest few.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+
+class Shelf:
+    """At most `size` items by key, the least recently used going first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Lock] = {}
+
+    def has(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The item for `key`, built by `build()` if it is not on the shelf. A failed build
+        raises to its caller; a caller that waited for it then builds it itself."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            try:
+                item = build()
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
+            with self._lock:
+                self._items[key] = item
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return item
+
+
+MODELS = Shelf(4)  # loaded Predictors, by (run folder, model checksum)
+EVALUATIONS = Shelf(4)  # a run's scores on the test sets, by the same key

@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never w
 
     from tl_core.pipeline.evaluate import Evaluation
     from tl_core.pipeline.predict import Predictor
-    from tl_core.serving.jobs import ServerJob
+    from tl_core.serving.jobs import JobStatus, ServerJob
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
@@ -450,7 +450,16 @@ def progress(kind: str) -> None:
             _("{job} is running on the server; this can start when it is done.", job=status.title)
         )
     elif status.kind == kind and status.state == FAILED:
+        job_failed(status)
+
+
+def job_failed(status: "JobStatus") -> None:
+    """Why the job failed, for the teacher; a student reads that it failed, not the error
+    (which may name the server's files or its internals)."""
+    if may_control_training():
         st.error(str(status.error))
+    else:
+        st.error(_("{job} failed: the teacher's screen says why.", job=status.title))
 
 
 def latest(kind: str) -> Any:

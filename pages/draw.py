@@ -7,7 +7,7 @@ from html import escape
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
+from streamlit_drawable_canvas import CanvasResult, st_canvas
 
 from pages.common import (
     DRAWN_DIGIT,
@@ -19,12 +19,14 @@ from pages.common import (
     weights_badge,
 )
 from tl_core.errors import ImageError, NoDigitFound
-from tl_core.i18n import N_, _, number, percent
+from tl_core.i18n import N_, Text, _, number, percent
 from tl_core.pipeline.handwriting import save_drawing
 from tl_core.pipeline.images import (
     MAX_UPLOAD_BYTES,
+    NOT_A_DRAWING,
     png_bytes_data_url,
     png_data_url,
+    read_drawing,
     read_image,
     thumbnail,
 )
@@ -254,6 +256,15 @@ def your_picture(image: np.ndarray, canvas_png: bytes | None) -> Picture:
     return Picture(png_data_url(thumbnail(image, STEP_SIDE)), STEP_SIDE, yours, f"{yours}.")
 
 
+def canvas_bytes(drawing: CanvasResult) -> bytes | None:
+    """The canvas's PNG as it sent it, None before the first stroke. The value is whatever
+    the browser sent: one that is not a base64 data URL is refused in one sentence."""
+    try:
+        return drawing.image_bytes
+    except (ValueError, TypeError, AttributeError):  # not "data:...;base64,...", not text
+        raise ImageError(Text(NOT_A_DRAWING)) from None
+
+
 @st.fragment
 def draw_and_answer() -> None:
     """The model in use, the canvas and the answer. A fragment: a stroke reruns this, not
@@ -303,10 +314,11 @@ def draw_and_answer() -> None:
         if upload is not None:
             image = read_image(upload.getvalue())
         else:
-            image = drawing.image_data  # decoded from the canvas's PNG on each access
-            canvas_png = drawing.image_bytes
+            canvas_png = canvas_bytes(drawing)
+            image = None if canvas_png is None else read_drawing(canvas_png, CANVAS_SIDE)
     except ImageError as error:
         result_col.error(str(error))
+        canvas_png = None
 
     with result_col:
         if image is None or predictor is None:

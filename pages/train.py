@@ -9,6 +9,7 @@ import streamlit as st
 from pages.common import (
     PASSCODE,
     curves,
+    job_failed,
     may_control_training,
     mnist,
     on_this_computer,
@@ -271,7 +272,7 @@ def live_progress() -> None:
             )
         )
     elif status.state == FAILED:
-        st.error(str(status.error))
+        job_failed(status)
 
 
 st.title(":material/model_training: " + _("Train the new head"))

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import resource
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tl_core.errors import ImageError, NoDigitFound
-from tl_core.pipeline.images import digit_from_image, png_data_url, read_image
+from tl_core.pipeline.images import (
+    MAX_CANVAS_BYTES,
+    digit_from_image,
+    png_data_url,
+    read_drawing,
+    read_image,
+)
 
 
 def canvas(draw_strokes) -> np.ndarray:
@@ -104,3 +111,37 @@ def test_a_picture_shown_inline_is_exactly_the_picture(shape: tuple[int, ...]) -
     assert url.startswith("data:image/png;base64,")
     decoded = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
     assert np.array_equal(np.asarray(decoded), picture)  # PNG: lossless, unlike st.image's JPEG
+
+
+def png_of(image: Image.Image, kind: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, kind)
+    return buffer.getvalue()
+
+
+def test_the_canvas_drawing_is_decoded_only_when_it_is_the_canvas_own_png() -> None:
+    drawn = Image.fromarray(canvas(seven))
+    assert read_drawing(png_of(drawn), 280).shape == (280, 280, 4)
+    assert np.array_equal(read_drawing(png_of(drawn), 280), canvas(seven))
+    refused = [
+        png_of(drawn.resize((300, 300))),  # not the canvas's size
+        png_of(drawn.convert("RGB"), "JPEG"),  # not a PNG
+        png_of(drawn)[:200],  # cut short
+        b"not an image",
+        b"\x89PNG" + bytes(MAX_CANVAS_BYTES),  # more bytes than a canvas PNG can take
+    ]
+    for data in refused:
+        with pytest.raises(ImageError, match="could not be read: clear the canvas"):
+            read_drawing(data, 280)
+
+
+def test_a_tiny_png_that_would_decode_into_gigabytes_is_refused_before_decoding() -> None:
+    """A 12,000 x 12,000 black PNG is a few hundred KB and 576 MB of RGBA: the header is
+    read, the pixels never are."""
+    bomb = png_of(Image.new("L", (12_000, 12_000)))
+    assert len(bomb) < MAX_CANVAS_BYTES
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ImageError):
+        read_drawing(bomb, 280)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 50

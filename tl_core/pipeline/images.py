@@ -14,10 +14,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tl_core.errors import ImageError, NoDigitFound
-from tl_core.i18n import Text
+from tl_core.i18n import N_, Text
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 25_000_000
+# A canvas drawing's PNG: the canvas's own size, and bytes at most what an uncompressed RGBA
+# picture of it takes (280x280: 314 KB; a real drawing is 5 to 20 KB).
+MAX_CANVAS_BYTES = 400_000
+NOT_A_DRAWING = N_("This drawing could not be read: clear the canvas and draw again.")
 IMAGE_FORMATS = ("PNG", "JPEG")
 DIGIT_BOX, DIGIT_SIDE = 20, 28
 MIN_INK_LEVEL = 40.0  # below this the brightest pixel is noise, not a stroke
@@ -69,6 +73,26 @@ def read_image(source: bytes | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> np.nd
         raise ImageError(
             Text("This image is damaged or incomplete ({error}).", error=str(error))
         ) from error
+
+
+def read_drawing(png: bytes, side: int) -> np.ndarray:
+    """Decode the canvas's drawing, an RGBA (side, side, 4) uint8 array, checking it first.
+
+    The canvas sends its picture as a PNG of exactly its own size; anything else (a larger
+    picture, another format, more bytes than such a PNG can take) is not a drawing, and is
+    refused with one sentence before a pixel is decoded: a crafted 12,000 x 12,000 PNG of a
+    few hundred KB would otherwise decode into gigabytes on the server.
+    """
+    not_a_drawing = Text(NOT_A_DRAWING)
+    if len(png) > MAX_CANVAS_BYTES:
+        raise ImageError(not_a_drawing)
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            if image.format != "PNG" or image.size != (side, side):
+                raise ImageError(not_a_drawing)
+            return np.asarray(image.convert("RGBA"))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ImageError(not_a_drawing) from None
 
 
 def digit_from_image(image: np.ndarray, drawing: bool = False) -> np.ndarray:

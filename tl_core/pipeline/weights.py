@@ -133,13 +133,15 @@ def _edge_weights_path() -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
-def how_to_get_weights(download: Download = IMAGENET_DOWNLOAD) -> str:
-    """The advice, in one sentence, wherever the ImageNet weights are found missing."""
+def how_to_get_weights(download: Download = IMAGENET_DOWNLOAD, full_path: bool = True) -> str:
+    """The advice, in one sentence, wherever the ImageNet weights are found missing; without
+    `full_path` (a student's screen) the folder is named without the server's own path."""
+    folder = download.cache_path().parent if full_path else f"$KERAS_HOME/{download.cache_subdir}"
     return Text(
         "Run `python -m tl_core prefetch` on a computer with internet, or copy `{file}` into "
         "`{folder}`, or set `{setting}`.",
         file=download.fname,
-        folder=str(download.cache_path().parent),
+        folder=str(folder),
         setting=WEIGHTS_ENV + "=/path/to/that/file",
     )
 

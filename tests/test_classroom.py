@@ -5,6 +5,7 @@ complete run stays the model in use.
 """
 
 import logging
+import queue
 import resource
 import shutil
 import signal
@@ -24,7 +25,7 @@ from PIL import Image
 
 from tl_core.config import TrainConfig
 from tl_core.download import Download, cached_file
-from tl_core.errors import NotAllowed, RunError
+from tl_core.errors import ImageError, NotAllowed, PredictionFailed, RunError
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.runs import (
@@ -84,6 +85,35 @@ def test_predictions_from_16_threads_at_once_match_one_by_one(first_run, runs_di
     assert [p.digit for p in at_once] == [p.digit for p in one_by_one]
     for together, alone in zip(at_once, one_by_one, strict=True):  # float32 either way
         np.testing.assert_allclose(together.probabilities, alone.probabilities, atol=1e-4)
+
+
+class DiesOnce(queue.Queue):
+    """The worker's queue, failing the first time the worker takes from it: the worker
+    thread dies with a drawing taken and unanswered."""
+
+    died = False
+
+    def get(self, *args: object, **kwargs: object) -> object:
+        if not self.died:
+            self.died = True
+            raise RuntimeError("the prediction worker dies")
+        return super().get(*args, **kwargs)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_prediction_worker_is_one_sentence_and_the_next_drawing_gets_a_fresh_one(
+    first_run, runs_dir
+) -> None:
+    predictor = Predictor(load_model(first_run, runs_dir))
+    digit = load_embedded().x_test[0]
+    expected = predictor.predict_digit(digit).probabilities
+    predictor._requests = DiesOnce()  # fault injection: the worker's next take kills it
+    with pytest.raises(PredictionFailed, match="stopped answering: draw your digit again"):
+        predictor.predict_digit(digit)
+    np.testing.assert_allclose(predictor.predict_digit(digit).probabilities, expected, atol=1e-5)
+    with pytest.raises(ImageError, match="28x28"):  # a wrong shape never reaches the worker
+        predictor.predict_digit(np.zeros((28, 29), np.uint8))
+    assert predictor.predict_digit(digit).digit == int(np.argmax(expected))
 
 
 def test_without_a_passcode_only_this_computer_may_train_with_one_only_the_teacher(

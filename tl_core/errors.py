@@ -30,6 +30,11 @@ class NoDigitFound(DigitLabError):
     """An image holds nothing that looks like a digit (empty, a dot, all ink)."""
 
 
+class PredictionFailed(DigitLabError):
+    """The model could not answer a drawing (its worker failed); the next drawing is tried
+    afresh."""
+
+
 class RunError(DigitLabError):
     """A run folder is missing, incomplete or damaged."""
 

@@ -21,13 +21,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tl_core.i18n import _, percent
-from tl_core.pipeline.images import digit_from_image
+from tl_core.errors import ImageError, PredictionFailed
+from tl_core.i18n import Text, _, percent
+from tl_core.pipeline.images import DIGIT_SIDE, digit_from_image
 from tl_core.pipeline.preprocess import to_model_input
 
 EVAL_BATCH = 256
 STUDENTS_FIRST_MAX_WAIT_S = 2.0  # a heavy job never waits longer than this for drawings
 WORKER_IDLE_S = 5.0
+WORKER_CHECK_S = 1.0  # how often a waiting drawing checks that the worker is still alive
 LOW_CONFIDENCE = 0.6
 
 
@@ -116,7 +118,7 @@ class Predictor:
         self.input_size = int(model.input_shape[1])
         self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._worker_lock = threading.Lock()
-        self._worker_running = False
+        self._worker: threading.Thread | None = None
         self.serve(tf.zeros([1, 28, 28], tf.uint8))  # traced now, not under load
         self._explained(tf.zeros([1, 28, 28], tf.uint8))
 
@@ -161,27 +163,46 @@ class Predictor:
         """Guess a prepared uint8 28x28 digit (what `digit_from_image` makes).
 
         Safe from many threads at once: the digit joins the next batch of the worker thread.
+        A worker that died leaves no drawing waiting forever: the drawing gets one sentence
+        (PredictionFailed), and the next one starts a fresh worker.
         """
+        if digit_image.shape != (DIGIT_SIDE, DIGIT_SIDE) or digit_image.dtype != np.uint8:
+            raise ImageError(
+                Text("A digit must be 28x28 (uint8), not {shape}.", shape=str(digit_image.shape))
+            )
         request = _Request(digit_image, explained)
         with DRAWINGS_WAITING:
             with self._worker_lock:
                 self._requests.put(request)
-                if not self._worker_running:
-                    self._worker_running = True
-                    threading.Thread(
+                if self._worker is None:
+                    self._worker = threading.Thread(
                         target=self._serve, daemon=True, name="digit-lab-predict"
-                    ).start()
-            request.done.wait()
+                    )
+                    self._worker.start()
+                worker = self._worker
+            while not request.done.wait(WORKER_CHECK_S):
+                if not worker.is_alive() and not request.done.is_set():
+                    self._forget_worker(worker)
+                    raise PredictionFailed(
+                        Text("The model stopped answering: draw your digit again.")
+                    )
         if request.error is not None:
             raise request.error
         probabilities, push = request.result
         best = int(np.argmax(probabilities))
         return Prediction(best, float(probabilities[best]), probabilities, digit_image, push)
 
+    def _forget_worker(self, worker: threading.Thread) -> None:
+        """The next drawing starts a new worker, if `worker` is still the current one."""
+        with self._worker_lock:
+            if self._worker is worker:
+                self._worker = None
+
     def _serve(self) -> None:
         """The worker: wait for a digit, take every other one waiting too, run them as one.
 
-        It ends after WORKER_IDLE_S without work, so an unused Predictor can be freed.
+        It ends after WORKER_IDLE_S without work, so an unused Predictor can be freed. A
+        failure in a batch is handed to that batch's drawings; the worker goes on.
         """
         while True:
             try:
@@ -189,7 +210,7 @@ class Predictor:
             except queue.Empty:
                 with self._worker_lock:
                     if self._requests.empty():
-                        self._worker_running = False
+                        self._worker = None
                         return
                 continue
             while len(batch) < EVAL_BATCH:
@@ -204,8 +225,8 @@ class Predictor:
         """Run these requests as one batch and hand each its result (or the failure)."""
         if not requests:
             return
-        digits = tf.constant(np.stack([request.digit for request in requests]))
         try:
+            digits = tf.constant(np.stack([request.digit for request in requests]))
             if requests[0].explained:
                 probabilities, pushes = (t.numpy() for t in self._explained(digits))
             else:

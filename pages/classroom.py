@@ -10,6 +10,7 @@ import streamlit as st
 
 from pages.common import (
     NO_MODEL_YET,
+    credentials,
     heat_map,
     latest,
     may_control_training,
@@ -18,6 +19,7 @@ from pages.common import (
     predictor_in_use,
     progress,
     runs,
+    server_job,
     speak_the_session_language,
     start,
     start_button,
@@ -28,16 +30,15 @@ from tl_core.errors import DigitLabError
 from tl_core.i18n import N_, Text, _, number, percent
 from tl_core.pipeline.handwriting import (
     CLASS_SET_CAP,
+    RETENTION_DAYS,
     Entry,
     class_entries,
-    clear_handwriting,
     handwriting_dir,
     load_handwriting,
     read_digit,
-    remove_drawing,
 )
 from tl_core.pipeline.runs import Run
-from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt, check_enough
+from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt_as_teacher, check_enough
 from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
 
 start_page()  # first: through app.py (a deep link too), in the session's language
@@ -130,7 +131,7 @@ def thumbnails(
                 icon=":material/delete:",
                 type="tertiary",
             ):
-                remove_drawing(entry.name)
+                server_job().remove_drawing(entry.name, *credentials())
                 st.rerun(scope="fragment")
 
 
@@ -212,6 +213,27 @@ def wall() -> None:
     thumbnails(entries[:WALL_SIZE], teacher, "newest")
 
 
+def new_class_set() -> None:
+    """The teacher ends a lesson's class set: its drawings put aside or deleted."""
+    with st.expander(_("Start a new class set"), icon=":material/restart_alt:"):
+        keep = st.radio(
+            _("The drawings now on the wall"),
+            [True, False],
+            format_func=lambda kept: (
+                _("put aside (kept, not shown or trained on)") if kept else _("deleted")
+            ),
+            key="keep_old_set",
+        )
+        if st.button(_("Start a new class set"), key="new_set", icon=":material/restart_alt:"):
+            try:
+                count = server_job().new_class_set(keep, *credentials())
+            except (DigitLabError, OSError) as error:  # a folder that can't be written
+                st.error(_("The class set could not be changed ({reason}).", reason=error))
+            else:
+                st.toast(_("A new class set: {count} drawings left the wall.", count=number(count)))
+                st.rerun()
+
+
 def adaptation_result(adaptation: Adaptation) -> None:
     """Old and new model side by side, and the teacher's choice to use the new one."""
     st.markdown(
@@ -254,7 +276,7 @@ def adaptation_result(adaptation: Adaptation) -> None:
         _("Use the adapted model"), key="adopt", icon=":material/published_with_changes:"
     ):
         try:
-            adopt(adaptation)
+            adopt_as_teacher(adaptation, server_job(), *credentials())
         except DigitLabError as error:  # a runs folder that can't be written, a full disk
             st.error(str(error))
         else:
@@ -265,9 +287,10 @@ st.title(_(":material/groups: Our class's drawings"))
 st.caption(
     _(
         "Drawings that students chose to add on Draw (a tap on “right” or “I meant…”), newest "
-        "first. No names are kept. The set keeps the newest {cap} drawings: older "
-        "ones are removed first.",
+        "first. No names are kept. The set holds up to {cap} drawings, each deleted after "
+        "{days} days.",
         cap=number(CLASS_SET_CAP),
+        days=number(RETENTION_DAYS),
     )
 )
 wall()
@@ -283,8 +306,8 @@ st.markdown(
 if not may_control_training():
     st.info(
         _(
-            "Only the teacher removes drawings, clears the set and teaches the model: enter the "
-            "passcode."
+            "Only the teacher removes drawings, starts a new class set and teaches the model: "
+            "enter the passcode."
         )
     )
     passcode_box()
@@ -307,14 +330,5 @@ result = latest(ADAPT_JOB)
 progress(ADAPT_JOB)
 if result is not None:
     adaptation_result(result)
-if may_control_training() and st.button(
-    _("Clear the class set"), key="clear_set", icon=":material/delete_sweep:"
-):
-    try:
-        st.toast(_("Removed {count} drawings.", count=number(clear_handwriting())))
-    except OSError as error:  # a folder that can't be written
-        st.error(
-            _("The class set could not be cleared ({reason}).", reason=error.strerror or error)
-        )
-    else:
-        st.rerun()
+if may_control_training():
+    new_class_set()

@@ -194,10 +194,22 @@ def who_teaches() -> None:
         )
 
 
+def session_id() -> str:
+    """This browser tab's session, as the server knows it (never shown, never stored)."""
+    context = get_script_run_ctx()
+    return context.session_id if context else ""
+
+
+def credentials() -> tuple[str | None, bool]:
+    """What tl_core checks before a teacher's action: the passcode this session entered (if
+    any) and whether it is the server's own computer."""
+    return st.session_state.get(PASSCODE), on_this_computer()
+
+
 def may_control_training() -> bool:
     """Whether this session is the teacher's: the passcode, or the server's own computer
     where the passcode was not set by hand (tl_core.serving.access)."""
-    return server_job().may_control(st.session_state.get(PASSCODE), on_this_computer())
+    return server_job().may_control(*credentials())
 
 
 def passcode_box() -> None:
@@ -212,9 +224,7 @@ def passcode_box() -> None:
 
     def check() -> None:
         entered = st.session_state[PASSCODE_FIELD]
-        context = get_script_run_ctx()
-        session = context.session_id if context else ""
-        result = PASSCODE_GATE.attempt(session, entered, key.passcode)
+        result = PASSCODE_GATE.attempt(session_id(), entered, key.passcode)
         if result is True:
             st.session_state[PASSCODE] = entered
             st.session_state.pop(PASSCODE_REFUSED, None)
@@ -415,9 +425,7 @@ def start(kind: str, title: str, work: Any) -> None:
     """Start `work` as the server's heavy job, or say in one sentence why it did not start."""
     job = server_job()
     try:
-        started = job.start_task(
-            kind, title, work, st.session_state.get(PASSCODE), on_this_computer()
-        )
+        started = job.start_task(kind, title, work, *credentials())
     except NotAllowed as error:
         st.error(str(error))
         return
@@ -444,7 +452,7 @@ def progress(kind: str) -> None:
             _("Stop"), key=f"stop_{kind}", icon=":material/stop:"
         )
         if stop:
-            job.stop(st.session_state.get(PASSCODE), on_this_computer())
+            job.stop(*credentials())
     elif status.is_active:
         st.caption(
             _("{job} is running on the server; this can start when it is done.", job=status.title)

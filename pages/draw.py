@@ -13,14 +13,15 @@ from pages.common import (
     DRAWN_DIGIT,
     NO_MODEL_YET,
     predictor_in_use,
+    session_id,
     speak_the_session_language,
     start_page,
     translated,
     weights_badge,
 )
-from tl_core.errors import ImageError, NoDigitFound
+from tl_core.errors import ClassSetFull, ImageError, NoDigitFound
 from tl_core.i18n import N_, Text, _, number, percent
-from tl_core.pipeline.handwriting import save_drawing
+from tl_core.pipeline.handwriting import remove_drawing, save_drawing
 from tl_core.pipeline.images import (
     MAX_UPLOAD_BYTES,
     NOT_A_DRAWING,
@@ -32,6 +33,7 @@ from tl_core.pipeline.images import (
 )
 from tl_core.pipeline.predict import LOW_CONFIDENCE, Prediction
 from tl_core.pipeline.preprocess import previews
+from tl_core.serving.quota import SAVES
 from tl_core.teaching.explain import HEAT_SCALE, explain, heat_image
 
 start_page()  # first: through app.py (a deep link too), in the session's language
@@ -84,23 +86,38 @@ PAGE_STYLE = (
 )
 VERSION = "canvas_version"  # bumping it gives a fresh, empty canvas (the Clear button)
 ANSWERED = "answered_drawing"  # session key: (checksum of the drawing answered, what was saved)
+MINE = "my_drawings"  # session key: the names of the drawings this session added
 
 
 def save_answer(prediction: Prediction, meant: int | None, checksum: str) -> None:
-    """A tap's callback: store the prepared digit with the digit meant and the guess."""
+    """A tap's callback: store the prepared digit with the digit meant and the guess, if
+    this session and the server may save one now (tl_core.serving.quota)."""
     if meant is None:  # the "I meant…" choice was cleared
         return
+    refused = SAVES.take(session_id())
+    if refused:
+        st.session_state[ANSWERED] = (checksum, str(refused))
+        return
     try:
-        save_drawing(
+        path = save_drawing(
             prediction.digit_image, meant, guess=prediction.digit, confidence=prediction.confidence
         )
+    except ClassSetFull as error:
+        st.session_state[ANSWERED] = (checksum, str(error))
     except OSError as error:  # a full disk, a folder that can't be written
         st.session_state[ANSWERED] = (
             checksum,
             _("It could not be saved ({reason}).", reason=error.strerror or error),
         )
     else:
+        st.session_state.setdefault(MINE, []).append(path.name)
         st.session_state[ANSWERED] = (checksum, meant)
+
+
+def take_back() -> None:
+    """A tap's callback: remove every drawing this session added to the class set."""
+    for name in st.session_state.pop(MINE, []):
+        remove_drawing(name)
 
 
 def answer_buttons(prediction: Prediction) -> None:
@@ -115,6 +132,15 @@ def answer_buttons(prediction: Prediction) -> None:
             st.success(
                 _("On the class wall as a {digit}: thank you.", digit=answer),
                 icon=":material/check:",
+            )
+            st.button(
+                _(
+                    "Take back my drawings ({count})",
+                    count=number(len(st.session_state.get(MINE, []))),
+                ),
+                icon=":material/undo:",
+                type="tertiary",
+                on_click=take_back,
             )
         return
     st.markdown(

@@ -7,12 +7,11 @@ sees the same progress, and leaving this page does not stop it.
 import streamlit as st
 
 from pages.common import (
-    PASSCODE,
+    credentials,
     curves,
     job_failed,
     may_control_training,
     mnist,
-    on_this_computer,
     parameter_counts,
     passcode_box,
     server_job,
@@ -236,7 +235,7 @@ def live_progress() -> None:
         and may_control_training()
         and st.button(_("Stop"), key="stop", icon=":material/stop:")
     ):
-        server_job().stop(st.session_state.get(PASSCODE), on_this_computer())
+        server_job().stop(*credentials())
     for phase, sentence in PHASE_PROGRESS.items():
         if phase in status.phase_progress:
             step, total = status.phase_progress[phase]
@@ -287,7 +286,7 @@ if may_control_training():
     config = settings_form()
     if config is not None:
         try:
-            started = server_job().start(config, st.session_state.get(PASSCODE), on_this_computer())
+            started = server_job().start(config, *credentials())
         except (NotAllowed, ConfigError) as error:
             st.error(str(error))
         else:

@@ -2,22 +2,29 @@
 taught our handwriting."""
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_app import draw_a_seven, page, texts
 
+from tl_core.errors import ClassSetFull, NotAllowed
 from tl_core.pipeline import handwriting
 from tl_core.pipeline.handwriting import (
+    RETENTION_DAYS,
+    archive_dir,
     class_entries,
+    expire_drawings,
     load_handwriting,
     parse_name,
     remove_drawing,
     save_drawing,
+    start_new_class_set,
 )
 from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.runs import Run, latest_complete_run, load_model, resolve_runs_dir
+from tl_core.serving.quota import SESSION_MOST, SaveQuota
 from tl_core.teaching.adapt import adapt_to_class, adopt, styled_class_set
 from tl_core.teaching.classwall import in_cell, summarise
 
@@ -45,14 +52,74 @@ def test_a_saved_drawing_keeps_only_the_digit_the_answer_and_the_guess(tmp_path:
     assert parse_name("notes.txt") is None and parse_name("12-2026-00-x.png") is None
 
 
-def test_the_class_set_keeps_the_newest_drawings_up_to_its_cap(
+def test_a_full_class_set_refuses_more_and_drops_none_of_the_class_drawings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(handwriting, "CLASS_SET_CAP", 3)
-    save_class_set([(digit, digit) for digit in range(5)], tmp_path)
-    entries = class_entries(tmp_path)
-    assert [entry.label for entry in entries] == [4, 3, 2]  # newest first; 0 and 1 went
-    assert len(list(tmp_path.glob("*.png"))) == 3
+    save_class_set([(digit, digit) for digit in range(3)], tmp_path)
+    with pytest.raises(ClassSetFull, match="the teacher can start a new class set"):
+        save_drawing(a_digit(), 9, tmp_path)
+    assert [entry.label for entry in class_entries(tmp_path)] == [2, 1, 0]  # all still there
+
+
+def test_a_new_class_set_puts_the_old_one_aside_or_deletes_it_and_old_drawings_expire(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "handwriting"
+    folder.mkdir()
+    save_class_set([(1, 1), (2, 2)], folder)
+    assert start_new_class_set(True, folder) == 2 and class_entries(folder) == []
+    (aside,) = archive_dir(folder).iterdir()
+    assert sorted(entry.label for entry in class_entries(aside)) == [1, 2]  # kept, not shown
+    save_class_set([(3, 3)], folder)
+    assert start_new_class_set(False, folder) == 1 and class_entries(folder) == []
+    assert len(class_entries(aside)) == 2  # the set put aside earlier is untouched
+    save_class_set([(4, 4)], folder)
+    later = time.time() + (RETENTION_DAYS + 1) * 86400
+    assert expire_drawings(folder, now=time.time()) == 0
+    assert expire_drawings(folder, now=later) == 3  # the set's one and the two put aside
+    assert class_entries(folder) == [] and not aside.exists()
+
+
+def test_a_session_saves_one_drawing_a_second_and_the_server_takes_a_class_burst() -> None:
+    now = [0.0]
+    quota = SaveQuota(clock=lambda: now[0])
+    assert quota.take("a") is None
+    assert "wait a second" in quota.take("a")
+    now[0] += 1.0
+    assert quota.take("a") is None
+    assert all(quota.take(f"student-{n}") is None for n in range(30))  # a class at once
+    refused = [quota.take(f"script-{n}") for n in range(100)]  # a script opening sessions
+    assert refused.count(None) < 20 and "arriving at once" in refused[-1]
+    now[0] += 10.0
+    assert quota.take("b") is None  # the server refills
+    patient = SaveQuota(clock=lambda: now[0])
+    for _ in range(SESSION_MOST):
+        now[0] += 1.0
+        assert patient.take("c") is None
+    now[0] += 1.0
+    assert "the most one student may" in patient.take("c")
+
+
+def test_only_the_teacher_removes_drawings_or_starts_a_new_set_whatever_the_page_shows(
+    tmp_path: Path,
+) -> None:
+    from tl_core.serving.access import TeacherKey
+    from tl_core.serving.jobs import ServerJob
+
+    save_class_set([(1, 1), (2, 2)])
+    job = ServerJob(tmp_path / "runs", key=TeacherKey("owl-in-the-oak", "set"))
+    newest = class_entries()[0].name
+    for action in (
+        lambda: job.remove_drawing(newest, None, False),
+        lambda: job.remove_drawing(newest, "wrong", True),
+        lambda: job.new_class_set(False, "guess-it-now", False),
+    ):
+        with pytest.raises(NotAllowed):
+            action()
+    assert len(class_entries()) == 2  # nothing changed
+    assert job.remove_drawing(newest, "owl-in-the-oak", False)
+    assert job.new_class_set(False, "owl-in-the-oak", False) == 1 and not class_entries()
 
 
 def test_a_drawing_is_removed_by_its_name_and_nothing_else(tmp_path: Path) -> None:
@@ -93,7 +160,7 @@ def test_the_class_page_shows_the_counts_and_hides_teacher_controls_from_student
     app.text_input(key="teacher_passcode_field").input(teacher_passcode).run()
     labels = [b.label for b in app.button]
     assert labels.count("Remove") == 4 and "Teach it our handwriting" in labels
-    assert "Clear the class set" in labels
+    assert "Start a new class set" in labels
 
 
 def test_right_or_i_meant_saves_the_drawing_once_with_the_guess(trained_run: Run) -> None:
@@ -106,6 +173,10 @@ def test_right_or_i_meant_saves_the_drawing_once_with_the_guess(trained_run: Run
     assert entry.label == entry.guess == guess
     assert "On the class wall" in texts(app)
     assert not [b for b in app.button if b.key == "answer_right"]  # this drawing is answered
+    save_class_set([(1, 1)])  # another student's
+    (take_back,) = [b for b in app.button if b.label == "Take back my drawings (1)"]
+    take_back.click().run()
+    assert [entry.label for entry in class_entries()] == [1]  # only this session's went
 
 
 @pytest.mark.slow  # a run and an adaptation: with the slow tests, in CI

@@ -13,9 +13,9 @@ from tl_core.config import BOTTLENECKS, TrainConfig
 from tl_core.errors import ConfigError, ImageError
 from tl_core.pipeline.data import load_embedded
 from tl_core.pipeline.handwriting import (
-    clear_handwriting,
     load_handwriting,
     save_drawing,
+    start_new_class_set,
 )
 from tl_core.pipeline.model import bottleneck_shape, build_base_model
 from tl_core.pipeline.runs import load_model
@@ -223,7 +223,7 @@ def test_saved_drawings_survive_a_restart_and_a_corrupt_one_is_skipped(
     assert any(np.array_equal(loaded.x[i], x[0]) for i in range(3))
     with pytest.raises(ImageError, match="label=12"):
         save_drawing(x[0], 12, tmp_path)
-    assert clear_handwriting(tmp_path) == 4 and len(load_handwriting(tmp_path)) == 0
+    assert start_new_class_set(False, tmp_path) == 4 and len(load_handwriting(tmp_path)) == 0
 
 
 def test_the_small_cnn_reads_28x28_digits() -> None:

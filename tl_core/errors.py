@@ -35,6 +35,10 @@ class PredictionFailed(DigitLabError):
     afresh."""
 
 
+class ClassSetFull(DigitLabError):
+    """The class set holds as many drawings as it may; the teacher can start a new one."""
+
+
 class RunError(DigitLabError):
     """A run folder is missing, incomplete or damaged."""
 

@@ -13,7 +13,13 @@ microsecond), a random token, and the guess and confidence of the model in use w
 drawn. The set survives a restart, needs no index that could disagree with the files, and
 the class wall reads its counts from the names alone. Nothing else is stored: no name, no
 address, no session. A file that cannot be read back is skipped with a warning, never
-used. The set keeps the newest CLASS_SET_CAP drawings: saving one more removes the oldest.
+used.
+
+The set belongs to the class: it holds at most CLASS_SET_CAP drawings, and a full set
+refuses more rather than dropping the class's oldest (one student's flood would otherwise
+push out everyone's drawings). Drawings older than RETENTION_DAYS are deleted, and the
+teacher ends a lesson with `start_new_class_set`, which puts the drawings aside (in the
+archive folder, never shown or trained on, deleted after the same period) or deletes them.
 """
 
 import functools
@@ -28,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from tl_core.errors import ImageError
+from tl_core.errors import ClassSetFull, ImageError
 from tl_core.files import write_atomic
 from tl_core.i18n import Text, _, percent
 from tl_core.paths import digitlab_home
@@ -37,7 +43,8 @@ from tl_core.pipeline.data import MnistData
 log = logging.getLogger(__name__)
 DIGIT_SHAPE = (28, 28)
 HELD_OUT_EVERY = 4  # one drawing in four is never trained on
-CLASS_SET_CAP = 2000  # drawings kept; the oldest go first
+CLASS_SET_CAP = 2000  # drawings the set holds; a full set takes no more
+RETENTION_DAYS = 30  # a drawing, kept or put aside, is deleted after this
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,8 @@ def save_drawing(
     confidence: float | None = None,
 ) -> Path:
     """Store one prepared digit (uint8 28x28, as `digit_from_image` returns) with the digit
-    the student meant and, when given, the model's guess; then keep only the newest
-    CLASS_SET_CAP drawings."""
+    the student meant and, when given, the model's guess. Raises ClassSetFull when the set
+    already holds CLASS_SET_CAP drawings."""
     if digit.shape != DIGIT_SHAPE or digit.dtype != np.uint8:
         raise ImageError(
             Text("A saved drawing must be a 28x28 digit, not {shape}.", shape=str(digit.shape))
@@ -150,6 +157,14 @@ def save_drawing(
             Text("label={label} is not allowed: use a digit from 0 to 9.", label=repr(label))
         )
     folder = folder or handwriting_dir()
+    if len(class_entries(folder)) >= CLASS_SET_CAP:
+        raise ClassSetFull(
+            Text(
+                "The class set is full ({cap} drawings): the teacher can start a new class set "
+                "on the Class page.",
+                cap=CLASS_SET_CAP,
+            )
+        )
     now = time.time_ns()  # UTC, so the order by age holds when the clocks change
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now / 1e9)) + f"{now // 1000 % 10**6:06d}"
     name = f"{int(label)}-{stamp}-{secrets.token_hex(3)}"
@@ -157,12 +172,48 @@ def save_drawing(
         name += f"-g{int(guess)}-{round(100 * float(confidence or 0)):03d}"
     path = folder / f"{name}.png"
     write_atomic(path, lambda handle: Image.fromarray(digit).save(handle, "PNG"))
-    try:
-        for old in class_entries(folder)[CLASS_SET_CAP:]:
-            (folder / old.name).unlink(missing_ok=True)
-    except OSError as error:  # the drawing is saved; the oldest go at the next save
-        log.warning("Could not remove the oldest drawings over the cap (%s).", error)
     return path
+
+
+def expire_drawings(folder: Path | None = None, now: float | None = None) -> int:
+    """Delete the drawings, in the set and put aside, saved more than RETENTION_DAYS ago;
+    returns how many. The server does it when it starts and when the set changes."""
+    folder = folder or handwriting_dir()
+    oldest_kept = time.strftime(
+        "%Y%m%d%H%M%S", time.gmtime((now or time.time()) - RETENTION_DAYS * 86400)
+    )
+    removed = 0
+    for place in (folder, *sorted(archive_dir(folder).glob("*"))):
+        for entry in class_entries(place):
+            if entry.saved[:14] < oldest_kept:
+                (place / entry.name).unlink(missing_ok=True)
+                removed += 1
+        if place != folder and place.is_dir() and not any(place.iterdir()):
+            place.rmdir()
+    return removed
+
+
+def archive_dir(folder: Path | None = None) -> Path:
+    """Where `start_new_class_set` puts a set aside: one folder per set, beside the set."""
+    folder = folder or handwriting_dir()
+    return folder.parent / f"{folder.name}-put-aside"
+
+
+def start_new_class_set(keep: bool, folder: Path | None = None) -> int:
+    """End the current class set: its drawings are put aside (`keep`: moved into a new
+    folder of `archive_dir`, named by the time, never shown or trained on) or deleted.
+    Returns how many drawings it held."""
+    folder = folder or handwriting_dir()
+    entries = class_entries(folder)
+    if keep and entries:
+        aside = archive_dir(folder) / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        aside.mkdir(parents=True, exist_ok=True)
+        for entry in entries:
+            (folder / entry.name).rename(aside / entry.name)
+    else:
+        for entry in entries:
+            (folder / entry.name).unlink(missing_ok=True)
+    return len(entries)
 
 
 def class_entries(folder: Path | None = None) -> list[Entry]:
@@ -215,15 +266,6 @@ def load_handwriting(folder: Path | None = None) -> Handwriting:
         names.append(entry.name)
     x = np.stack(digits) if digits else np.zeros((0, *DIGIT_SHAPE), np.uint8)
     return Handwriting(x, np.array(labels, np.int64), tuple(names), skipped)
-
-
-def clear_handwriting(folder: Path | None = None) -> int:
-    """Delete every saved drawing; returns how many there were."""
-    folder = folder or handwriting_dir()
-    files = list(folder.glob("*.png")) if folder.is_dir() else []
-    for path in files:
-        path.unlink(missing_ok=True)
-    return len(files)
 
 
 def add_handwriting(data: MnistData, handwriting: Handwriting) -> MnistData:

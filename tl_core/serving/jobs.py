@@ -24,7 +24,12 @@ from typing import Any
 from tl_core.config import TrainConfig
 from tl_core.errors import DigitLabError, NotAllowed, TrainingStopped, message_of
 from tl_core.i18n import Text
-from tl_core.pipeline.handwriting import class_entries
+from tl_core.pipeline.handwriting import (
+    class_entries,
+    expire_drawings,
+    remove_drawing,
+    start_new_class_set,
+)
 from tl_core.pipeline.predict import DRAWINGS_WAITING
 from tl_core.pipeline.runs import recover_interrupted, resolve_runs_dir
 from tl_core.pipeline.train import ProgressEvent, train
@@ -77,6 +82,7 @@ class ServerJob:
         self.runs_dir = runs_dir
         self.key = key
         recover_interrupted(resolve_runs_dir(runs_dir))
+        expire_drawings()
         self._lock = threading.Lock()
         self._status = JobStatus()
         self._stop = threading.Event()
@@ -119,6 +125,18 @@ class ServerJob:
         """
         self.check_teacher(entered, on_this_computer)
         return self._launch(kind, title, None, lambda: self._task(kind, title, work))
+
+    def remove_drawing(self, name: str, entered: str | None, on_this_computer: bool) -> bool:
+        """The teacher removes one drawing from the class set (a scribble, a joke)."""
+        self.check_teacher(entered, on_this_computer)
+        return remove_drawing(name)
+
+    def new_class_set(self, keep: bool, entered: str | None, on_this_computer: bool) -> int:
+        """The teacher ends the class set, putting its drawings aside (`keep`) or deleting
+        them; how many it held. Drawings past their retention go too."""
+        self.check_teacher(entered, on_this_computer)
+        expire_drawings()
+        return start_new_class_set(keep)
 
     def latest(self, kind: str) -> tuple[str, Any] | None:
         """(title, result) of the last finished job of this kind since the server started."""

@@ -44,7 +44,7 @@ from tl_core.pipeline.handwriting import Handwriting, split_held_out
 from tl_core.pipeline.model import SCALING, base_of, build_full_model, compile_classifier
 from tl_core.pipeline.people import people_test_set
 from tl_core.pipeline.train import fit_epoch
-from tl_core.serving.jobs import Report
+from tl_core.serving.jobs import Report, ServerJob
 
 MIN_DRAWINGS = 10  # fewer, and the held-out part says nothing
 CLASS_VIEWS = 8  # views of each class drawing trained on: itself and 7 augmented copies
@@ -152,6 +152,14 @@ def adapt_to_class(
         history=tuple(history),
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+def adopt_as_teacher(
+    adaptation: Adaptation, job: ServerJob, entered: str | None, on_this_computer: bool
+) -> Path:
+    """`adopt`, for the server's teacher only (NotAllowed for anyone else): the app's way."""
+    job.check_teacher(entered, on_this_computer)
+    return adopt(adaptation, job.runs_dir)
 
 
 def adopt(adaptation: Adaptation, runs_dir: Path | None = None) -> Path:

@@ -39,6 +39,21 @@ def test_cloud_mode_is_on_where_a_host_puts_the_app_and_by_one_setting(tmp_path:
     assert not hosting_limits({CLOUD_ENV: "0", "SPACE_ID": "x"}, laptop).cloud  # off wins
 
 
+def test_a_container_with_a_small_memory_limit_turns_cloud_mode_on_by_itself(
+    tmp_path: Path,
+) -> None:
+    laptop, limit = tmp_path / "digit-lab", tmp_path / "memory.max"
+    for value, cloud in (("3221225472\n", True), ("max\n", False), ("17179869184", False)):
+        limit.write_text(value)
+        assert hosting_limits({}, laptop, (limit,)).cloud is cloud, value
+    limit.write_text("3221225472")
+    assert hosting_limits({}, laptop, (limit,)).cloud_reason == (
+        "a container limited to 3.0 GB of memory"
+    )
+    assert not hosting_limits({CLOUD_ENV: "0"}, laptop, (limit,)).cloud  # off still wins
+    assert not hosting_limits({}, laptop, (tmp_path / "none",)).cloud  # no cgroup: a laptop
+
+
 def test_a_hosted_classroom_refuses_trainings_its_small_server_cannot_hold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -7,8 +7,9 @@ augmentation bank (`check_limits`), and the Compare page offers only its smaller
 "Teach it our handwriting" needs no limit: at most 2,000 drawings and 1,000 MNIST digits.
 It is on when `DIGITLAB_CLOUD=1` (an environment variable, or a
 root-level Streamlit secret, which Streamlit also exposes as one), or when the app runs
-where a host puts it: a Hugging Face Space sets `SPACE_ID`, and Community Cloud checks a
-repository out under `/mount/src`. `DIGITLAB_CLOUD=0` turns it off.
+where a host puts it: a Hugging Face Space sets `SPACE_ID`, Community Cloud checks a
+repository out under `/mount/src`, and a container's memory limit (its cgroup's) of at most
+SMALL_SERVER_BYTES says so without any flag to forget. `DIGITLAB_CLOUD=0` turns it off.
 
 It also works out the address students should open (`join_address`): the one the server
 really listens on, as Streamlit was told, or `DIGITLAB_JOIN_URL` where only the teacher
@@ -35,6 +36,11 @@ LOCAL_ONLY = ("127.0.0.1", "localhost", "::1")
 ANY_ADDRESS = ("", "0.0.0.0", "::")  # bound to every interface
 JOIN_URL_ENV = "DIGITLAB_JOIN_URL"  # the address students open, when only the teacher knows it
 CONTAINER_MARK = Path("/.dockerenv")  # Docker puts it in every container
+SMALL_SERVER_BYTES = 4 * 2**30  # a memory limit this small holds no training on all of MNIST
+CGROUP_LIMITS = (  # where a process reads its memory limit: cgroup v2, then v1
+    Path("/sys/fs/cgroup/memory.max"),
+    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+)
 
 
 @dataclass(frozen=True)
@@ -92,10 +98,15 @@ TOO_MANY_IMAGES = {
 CLOUD_LIMITS = dict(max_per_class=500, max_bank_images=10_000, max_compare_per_class=100)
 
 
-def hosting_limits(environ: dict[str, str] | None = None, app_root: Path | None = None) -> Limits:
+def hosting_limits(
+    environ: dict[str, str] | None = None,
+    app_root: Path | None = None,
+    cgroup_limits: tuple[Path, ...] = CGROUP_LIMITS,
+) -> Limits:
     """The limits for this server (see the module docstring for when cloud mode is on)."""
     environ = dict(os.environ) if environ is None else environ
     app_root = app_root or Path(__file__).resolve().parents[2]
+    memory = memory_limit(cgroup_limits)
     setting = environ.get(CLOUD_ENV, "").strip().lower()
     if setting in ("0", "false", "no", "off"):
         return Limits()
@@ -105,9 +116,28 @@ def hosting_limits(environ: dict[str, str] | None = None, app_root: Path | None 
         reason = Text("a Hugging Face Space ({space})", space=environ["SPACE_ID"])
     elif app_root.is_relative_to(COMMUNITY_CLOUD_ROOT):
         reason = Text("Streamlit Community Cloud (the app is under /mount/src)")
+    elif memory is not None and memory <= SMALL_SERVER_BYTES:
+        reason = Text(
+            "a container limited to {gigabytes} GB of memory",
+            gigabytes=number(memory / 2**30, 1),
+        )
     else:
         return Limits()
     return Limits(reason, **CLOUD_LIMITS)
+
+
+def memory_limit(places: tuple[Path, ...] = CGROUP_LIMITS) -> int | None:
+    """This process's memory limit in bytes from its cgroup, or None where there is none
+    ("max", a number beyond any machine's memory, or no cgroup file to read)."""
+    for place in places:
+        try:
+            value = place.read_text().strip()
+        except OSError:
+            continue
+        if value.isdigit() and int(value) < 2**60:
+            return int(value)
+        return None
+    return None
 
 
 def check_limits(config: TrainConfig, limits: Limits, class_drawings: int = 0) -> None:

@@ -1,15 +1,19 @@
 """What every page shares: one heavy job and one loaded model per server process.
 
-`st.cache_resource` makes these objects server-wide, so thirty students share one model in
-memory and one job (training or a comparison); per-student choices stay in
-`st.session_state`. Importing this module first also fixes two Streamlit defaults that a
-class would feel (see `_through_app_navigation` and `_keep_the_keras_session`); both reach
-into Streamlit's internals, and tests/test_streamlit_guards.py fails, naming what broke, when
-an upgrade moves them.
+The job and the loaded models are plain objects of the server process (tl_core.serving.jobs
+and .shelf), never in `st.cache_resource`, which one `clear_cache` message from any browser
+empties for everyone: thirty students share one model in memory and one job (training or a
+comparison); per-student choices stay in `st.session_state`. Who the teacher is comes from
+the session's TCP peer (`on_this_computer`), read from Streamlit's runtime. Importing this
+module first also fixes two Streamlit defaults that a class would feel (see
+`_through_app_navigation` and `_keep_the_keras_session`); both reach into Streamlit's
+internals, and tests/test_streamlit_guards.py fails, naming what broke, when an upgrade
+moves them.
 """
 
 import contextlib
 import sys
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +56,7 @@ if TYPE_CHECKING:  # TensorFlow loads with the first page that needs it, never w
     from tl_core.pipeline.evaluate import Evaluation
     from tl_core.pipeline.predict import Predictor
     from tl_core.serving.jobs import JobStatus, ServerJob
+    from tl_core.serving.shelf import Shelf
 
 MODEL_CHOICE = "model_run"  # session key: the run a student picked on the Results page
 PASSCODE = "teacher_passcode"  # session key: the passcode this session entered, if any
@@ -274,15 +279,21 @@ def predictor(run_path: str, model_sha256: str) -> "Predictor":
     from tl_core.pipeline.predict import Predictor
     from tl_core.serving.shelf import MODELS
 
-    key = (run_path, model_sha256)
+    return shelved(
+        MODELS,
+        (run_path, model_sha256),
+        lambda: Predictor(load_model(find(run_path), resolve_runs_dir(None))),
+        _("Loading the model…"),
+    )
 
-    def load() -> "Predictor":
-        return Predictor(load_model(find(run_path), resolve_runs_dir(None)))
 
-    if MODELS.has(key):
-        return MODELS.get(key, load)
-    with st.spinner(_("Loading the model…")):
-        return MODELS.get(key, load)
+def shelved(shelf: "Shelf", key: Hashable, build: Callable[[], Any], spinner: str) -> Any:
+    """`shelf.get(key, build)`, with a spinner only while it builds (a spinner around
+    every call would start a timer on every stroke)."""
+    if shelf.has(key):
+        return shelf.get(key, build)
+    with st.spinner(spinner):
+        return shelf.get(key, build)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

@@ -17,6 +17,7 @@ from pages.common import (
 )
 from tl_core.i18n import N_, Text, _, number
 from tl_core.pipeline.images import mosaic
+from tl_core.serving.shelf import VIEWING_BASES
 from tl_core.teaching.inside import (
     BLOCKS,
     VIEW_INPUT_SIZE,
@@ -37,10 +38,9 @@ KINDS = {"test digit": N_("test digit"), "your drawing": N_("your drawing")}  # 
 YOURS = {"yours": N_("yours")}  # the drawing's "label" in the feature-space table
 
 
-@st.cache_resource(max_entries=2)
-def blocks_model(run_path: str, model_sha256: str, _model: keras.Model) -> keras.Model:
-    """The run's base at 96x96 with one output per block, built once per run."""
-    return viewing_base(_model)
+def blocks_model(run_path: str, model_sha256: str, model: keras.Model) -> keras.Model:
+    """The run's base at 96x96 with one output per block, built once per run and server."""
+    return VIEWING_BASES.get((run_path, model_sha256), lambda: viewing_base(model))
 
 
 # A Text spinner: Streamlit shows it with str(), in the reader's language, and only while

@@ -15,12 +15,13 @@ from pages.common import (
     parameter_counts,
     passcode_box,
     server_job,
+    shelved,
     speak_the_session_language,
     start_page,
 )
 from tl_core.config import BOTTLENECKS, POOLINGS, QUICK_RUN, TrainConfig
 from tl_core.errors import ConfigError, NotAllowed
-from tl_core.i18n import N_, Text, _, number
+from tl_core.i18n import N_, _, number
 from tl_core.pipeline.data import take_budget
 from tl_core.pipeline.handwriting import load_handwriting
 from tl_core.pipeline.people import TRAIN_WRITERS, add_people
@@ -28,6 +29,7 @@ from tl_core.pipeline.train import Speed, estimate_seconds, measure_speed
 from tl_core.pipeline.weights import RANDOM_LABEL, pretrained_label_here
 from tl_core.serving.hosting import hosting_limits
 from tl_core.serving.jobs import DONE, FAILED, STOPPED, TRAINING, JobStatus
+from tl_core.serving.shelf import SPEEDS
 
 start_page()  # first: through app.py (a deep link too), in the session's language
 
@@ -43,17 +45,18 @@ PHASE_PROGRESS = {  # each phase's progress bar, as a whole sentence
 }
 
 
-@st.cache_resource(show_spinner=Text("Measuring how fast this machine trains…"))
 def speed(input_size: int, precision: str, bottleneck: str, pooling: str, batch_size: int) -> Speed:
     """This machine's pace for the setting, measured once per server (a few seconds)."""
-    return measure_speed(
-        TrainConfig(
-            input_size=input_size,
-            precision=precision,
-            bottleneck=bottleneck,
-            pooling=pooling,
-            batch_size=batch_size,
-        )
+    setting = (input_size, precision, bottleneck, pooling, batch_size)
+    config = TrainConfig(
+        input_size=input_size,
+        precision=precision,
+        bottleneck=bottleneck,
+        pooling=pooling,
+        batch_size=batch_size,
+    )
+    return shelved(
+        SPEEDS, setting, lambda: measure_speed(config), _("Measuring how fast this machine trains…")
     )
 
 

@@ -54,3 +54,24 @@ def test_every_runner_option_the_app_sets_still_exists() -> None:
         "runner.postScriptGC=false kept a full garbage collection off every drawing, "
         "runner.magicEnabled=false kept pages from being rewritten on every rerun."
     )
+
+
+def test_the_session_peer_is_still_where_common_reads_it() -> None:
+    from streamlit.runtime import Runtime
+    from streamlit.web.server.starlette import starlette_websocket
+
+    source = inspect.getsource(starlette_websocket)
+    assert callable(getattr(Runtime, "get_client", None)) and "def remote_ip" in source, (
+        f"{UPGRADED} no longer gives a session's client its TCP peer as "
+        "client_context.remote_ip: pages/common.py's on_this_computer finds no address, so "
+        "nobody is the teacher on the server's own computer (a passcode still works)."
+    )
+
+
+def test_a_browser_message_is_still_capped_by_the_option_the_app_sets() -> None:
+    from streamlit.web.server.starlette import starlette_websocket
+
+    assert "get_max_widget_state_size_bytes" in inspect.getsource(starlette_websocket), (
+        f"{UPGRADED} no longer caps what a browser sends by server.maxWidgetStateSize: a "
+        "student's single message may again be up to server.maxMessageSize; check both."
+    )

@@ -53,3 +53,5 @@ class Shelf:
 
 MODELS = Shelf(4)  # loaded Predictors, by (run folder, model checksum)
 EVALUATIONS = Shelf(4)  # a run's scores on the test sets, by the same key
+VIEWING_BASES = Shelf(2)  # Inside's base with an output per block, by the same key
+SPEEDS = Shelf(8)  # the Train page's measured pace, by setting

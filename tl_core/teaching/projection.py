@@ -4,7 +4,11 @@ The lecture's claim: the features of one digit cluster together, even though VGG
 saw a digit. PCA (fast, the same axes every time) or t-SNE (slower, tighter clusters) from
 scikit-learn, which mlxtend already depends on, project the 512 numbers per digit to a
 point; the student's own drawing is projected with them, so they see where it lands.
+Projections run one at a time per server (`ONE_AT_A_TIME`): a class opening Inside at once
+queues here instead of taking the cores that answer its drawings.
 """
+
+import threading
 
 import keras
 import numpy as np
@@ -21,6 +25,7 @@ METHODS = ("pca", "tsne")
 # The table's values for the student's own point and the others: English, as the page's code
 # compares them; the page shows them with `_(...)`.
 YOURS, TEST_DIGIT, YOUR_DRAWING = N_("yours"), N_("test digit"), N_("your drawing")
+ONE_AT_A_TIME = threading.Lock()
 
 
 def bottleneck_features(model: keras.Model, digits: np.ndarray) -> np.ndarray:
@@ -54,7 +59,8 @@ def feature_space(
     and is the last row.
     """
     images = digits if drawn is None else np.concatenate([digits, drawn[np.newaxis]])
-    points = project(bottleneck_features(model, images), dims, method)
+    with ONE_AT_A_TIME:
+        points = project(bottleneck_features(model, images), dims, method)
     table = pd.DataFrame(points, columns=["x", "y", "z"][:dims])
     table["label"] = [str(label) for label in labels] + ([] if drawn is None else [YOURS])
     table["kind"] = [TEST_DIGIT] * len(labels) + ([] if drawn is None else [YOUR_DRAWING])

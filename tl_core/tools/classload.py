@@ -270,14 +270,16 @@ async def _stop_training(teacher: Any) -> str:
 
 
 def start_server(
-    port: int, env: dict[str, str], log: Path | None = None, address: str = "127.0.0.1"
+    port: int, env: dict[str, str], log: Path | None = None, address: str | None = "127.0.0.1"
 ) -> subprocess.Popen:
-    """`streamlit run app.py` on `address`:`port` (loopback unless told), returned once its
-    health check answers; its output goes to `log` when given, else nowhere."""
+    """`streamlit run app.py` on `address`:`port` (loopback unless told; None: as the README
+    starts it, on every address), returned once its health check answers; its output goes
+    to `log` when given, else nowhere."""
+    where = [] if address is None else ["--server.address", address]
     with open(log or os.devnull, "wb") as output:  # the server keeps its own copy
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-             "--server.address", address, "--server.port", str(port)],
+             *where, "--server.port", str(port)],
             cwd=APP.parent,
             env=env,
             stdout=output,

@@ -4,6 +4,8 @@
 # BASE: any Debian-like image whose `python` and `pip` are Python 3.11 (the tests build on one
 # made locally with mmdebstrap, tests/test_container.py: no image registry is needed).
 ARG BASE=python:3.11-slim
+# checkov's CKV_DOCKER_7 ("a version tag") can't see the tag through the ARG: allowed, with
+# that reason, in tests/test_manifests.py.
 FROM ${BASE}
 
 # PIP_OPTIONS: extra pip options, e.g. "--no-index --find-links /wheels" to install from a

@@ -435,7 +435,8 @@ def test_without_a_passcode_only_the_servers_own_computer_starts_training(
     isolated_homes: Path, browser: Browser
 ) -> None:
     """The Train page from the server's own computer (loopback) and from a second address of
-    this machine (what a student's device is): only the first gets Start."""
+    this machine (what a student's device is): only the first gets Start; the second gets
+    the field for the passcode the server made up (students can reach it)."""
     address = network_address()
     assert address, "this machine has no address but loopback: a student can't be simulated"
     port = free_port()
@@ -453,8 +454,32 @@ def test_without_a_passcode_only_the_servers_own_computer_starts_training(
                 expect(start).to_be_visible()
             else:
                 expect(start).to_have_count(0)
-                expect(page.get_by_text("Only the computer running the app")).to_be_visible()
+                expect(page.get_by_label("Teacher passcode")).to_be_visible()
                 shoot(page, "train-from-a-students-device")
+            page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_teacher_at_127_0_0_1_and_at_localhost_gets_start_from_the_readme_server(
+    isolated_homes: Path, browser: Browser
+) -> None:
+    """`streamlit run app.py` as the README starts it listens on every address, IPv6 too: a
+    browser at 127.0.0.1 reaches it as ::ffff:127.0.0.1, at localhost as ::1 or 127.0.0.1.
+    Either way it is the server's own computer, and gets Start."""
+    port = free_port()
+    server = start_server(port, os.environ.copy(), address=None)
+    try:
+        for host in ("127.0.0.1", "localhost"):
+            page = browser.new_page()
+            page.goto(f"http://{host}:{port}/train")
+            expect(page.get_by_role("heading", name="Train the new head")).to_be_visible(
+                timeout=60_000
+            )
+            start = page.get_by_role("button", name=re.compile("Start training"))
+            expect(start).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Only the computer running the app")).to_have_count(0)
             page.close()
     finally:
         server.terminate()

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 from tl_core.errors import ImageError, NoDigitFound
 from tl_core.pipeline.images import (
     MAX_CANVAS_BYTES,
+    WORKING_SIDE,
     digit_from_image,
     png_data_url,
     read_drawing,
@@ -113,20 +114,14 @@ def test_a_picture_shown_inline_is_exactly_the_picture(shape: tuple[int, ...]) -
     assert np.array_equal(np.asarray(decoded), picture)  # PNG: lossless, unlike st.image's JPEG
 
 
-def png_of(image: Image.Image, kind: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, kind)
-    return buffer.getvalue()
-
-
 def test_the_canvas_drawing_is_decoded_only_when_it_is_the_canvas_own_png() -> None:
     drawn = Image.fromarray(canvas(seven))
-    assert read_drawing(png_of(drawn), 280).shape == (280, 280, 4)
-    assert np.array_equal(read_drawing(png_of(drawn), 280), canvas(seven))
+    assert read_drawing(png_bytes(drawn), 280).shape == (280, 280, 4)
+    assert np.array_equal(read_drawing(png_bytes(drawn), 280), canvas(seven))
     refused = [
-        png_of(drawn.resize((300, 300))),  # not the canvas's size
-        png_of(drawn.convert("RGB"), "JPEG"),  # not a PNG
-        png_of(drawn)[:200],  # cut short
+        png_bytes(drawn.resize((300, 300))),  # not the canvas's size
+        png_bytes(drawn.convert("RGB"), "JPEG"),  # not a PNG
+        png_bytes(drawn)[:200],  # cut short
         b"not an image",
         b"\x89PNG" + bytes(MAX_CANVAS_BYTES),  # more bytes than a canvas PNG can take
     ]
@@ -138,10 +133,20 @@ def test_the_canvas_drawing_is_decoded_only_when_it_is_the_canvas_own_png() -> N
 def test_a_tiny_png_that_would_decode_into_gigabytes_is_refused_before_decoding() -> None:
     """A 12,000 x 12,000 black PNG is a few hundred KB and 576 MB of RGBA: the header is
     read, the pixels never are."""
-    bomb = png_of(Image.new("L", (12_000, 12_000)))
+    bomb = png_bytes(Image.new("L", (12_000, 12_000)))
     assert len(bomb) < MAX_CANVAS_BYTES
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(ImageError):
         read_drawing(bomb, 280)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 50
+
+
+def test_a_large_photo_is_read_at_the_size_a_digit_needs() -> None:
+    """A 6,000 x 4,000 JPEG is decoded at a fraction of its size (the digit becomes 20x20
+    pixels anyway): no 96 MB array for one upload."""
+    photo = Image.new("RGB", (6000, 4000), (250, 250, 250))
+    ImageDraw.Draw(photo).line([(2500, 800), (3500, 800), (2800, 3200)], fill=0, width=200)
+    image = read_image(png_bytes(photo, "JPEG"))
+    assert max(image.shape[:2]) <= WORKING_SIDE and image.shape[:2] == (683, 1024)
+    assert digit_from_image(image).shape == (28, 28)

@@ -18,6 +18,7 @@ from tl_core.i18n import N_, Text
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 25_000_000
+WORKING_SIDE = 1024  # an upload is read at most this large: its digit becomes 20x20 pixels
 # A canvas drawing's PNG: the canvas's own size, and bytes at most what an uncompressed RGBA
 # picture of it takes (280x280: 314 KB; a real drawing is 5 to 20 KB).
 MAX_CANVAS_BYTES = 400_000
@@ -30,7 +31,8 @@ MIN_DIGIT_FRACTION = 0.08  # a mark smaller than this share of the side is a dot
 
 
 def read_image(source: bytes | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
-    """Decode a PNG or JPEG into a uint8 array (H, W), (H, W, 3) or (H, W, 4).
+    """Decode a PNG or JPEG into a uint8 array (H, W), (H, W, 3) or (H, W, 4), at most
+    WORKING_SIDE pixels on its longer side (a JPEG is decoded that small, not shrunk after).
 
     Raises ImageError with one sentence for anything else: too large in bytes or pixels,
     not an image, a truncated file.
@@ -64,7 +66,11 @@ def read_image(source: bytes | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> np.nd
                     )
                 )
             mode = "RGBA" if "A" in image.getbands() else ("L" if image.mode == "L" else "RGB")
-            return np.asarray(image.convert(mode))
+            if image.format == "JPEG":  # decoded at 1/2 to 1/8 of its size where that fits
+                image.draft(mode, (WORKING_SIDE, WORKING_SIDE))
+            picture = image.convert(mode)
+            picture.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
+            return np.asarray(picture)
     except (UnidentifiedImageError, Image.DecompressionBombError):
         raise ImageError(
             Text("This file is not a PNG or JPEG image (or is far too large).")

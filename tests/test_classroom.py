@@ -191,6 +191,8 @@ def test_wrong_passcodes_wait_longer_and_longer_per_session_and_per_server() -> 
     for session in range(40):  # a student opening tab after tab
         gate.attempt(f"tab-{session}", "guess", right)
     assert gate.wait_s("c") > 0  # the server as a whole now slows every try
+    now[0] += 700.0  # ten minutes later the server has forgotten them
+    assert gate.attempt("d", "typo", right) is False and gate.wait_s("e") == 0
 
 
 @pytest.mark.slow  # a second process loads TensorFlow and MNIST: in CI's full run

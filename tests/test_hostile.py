@@ -127,14 +127,17 @@ def runs_in(home: Path, state: str) -> list[Run]:
     return [run for run in list_runs(home / "runs") if run.state == state]
 
 
+async def a_victim_and_another_student(server: Server) -> tuple[Session, Session, float]:
+    """Two students on Draw, the other one answered once; the server's peak memory now."""
+    victim = await Session.open(server.url, "draw")
+    other = await Session.open(server.url, "draw")
+    await other.draw(seven())
+    return victim, other, peak_rss_mb(server.pid)
+
+
 def test_a_drawing_that_decodes_to_gigabytes_costs_the_server_nothing(server: Server) -> None:
     async def play() -> None:
-        victim, other = (
-            await Session.open(server.url, "draw"),
-            await Session.open(server.url, "draw"),
-        )
-        await other.draw(seven())
-        before = peak_rss_mb(server.pid)
+        victim, other, before = await a_victim_and_another_student(server)
         bomb = png_bytes(Image.new("RGBA", (12_000, 12_000), (0, 0, 0, 255)))
         assert 100_000 < len(bomb) < 1_000_000  # a few hundred KB: 576 MB once decoded
         url = "data:image/png;base64," + base64.b64encode(bomb).decode()
@@ -155,12 +158,7 @@ def test_a_drawing_that_decodes_to_gigabytes_costs_the_server_nothing(server: Se
 
 def test_a_message_over_the_size_cap_closes_only_its_own_connection(server: Server) -> None:
     async def play() -> None:
-        victim, other = (
-            await Session.open(server.url, "draw"),
-            await Session.open(server.url, "draw"),
-        )
-        await other.draw(seven())
-        before = peak_rss_mb(server.pid)
+        victim, other, before = await a_victim_and_another_student(server)
         huge = WidgetState(id=victim.elements[CANVAS].id, json_value="x" * 3_000_000)
         with pytest.raises((ConnectionClosed, asyncio.TimeoutError)):
             await send_canvas(victim, huge)

@@ -165,18 +165,21 @@ def not_allowed(key: TeacherKey) -> Text:
 
 FREE_TRIES = 3  # wrong passcodes a session (or, times SERVER_FACTOR, the server) may make
 SERVER_FACTOR = 10
+SERVER_WINDOW_S = 600.0  # the server counts the wrong passcodes of the last ten minutes
 MAX_WAIT_S = 60.0
 
 
 @dataclass
 class PasscodeGate:
     """Slows passcode guessing: after FREE_TRIES wrong ones in a session (30 across the
-    server, which counts every session, new tabs included), each further attempt must wait,
-    doubling from 2 s up to MAX_WAIT_S. A right passcode clears its session's count."""
+    server in SERVER_WINDOW_S, which counts every session, new tabs included), each further
+    attempt must wait, doubling from 2 s up to MAX_WAIT_S. A right passcode clears its
+    session's count; the server's forgets a failure after SERVER_WINDOW_S, so a term of
+    occasional typos never adds up."""
 
     clock: Any = time.monotonic
     _failures: dict[str, int] = field(default_factory=dict)
-    _server_failures: int = 0
+    _server_failures: list[float] = field(default_factory=list)
     _next_try: dict[str, float] = field(default_factory=dict)
     _server_next_try: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -198,16 +201,18 @@ class PasscodeGate:
                 self._failures.pop(session, None)
             return True
         with self._lock:
-            count = self._failures[session] = self._failures.get(session, 0) + 1
-            self._server_failures += 1
             now = self.clock()
+            count = self._failures[session] = self._failures.get(session, 0) + 1
+            recent = [t for t in self._server_failures if now - t < SERVER_WINDOW_S]
+            self._server_failures = [*recent, now]
             self._next_try[session] = now + _backoff(count, FREE_TRIES)
             self._server_next_try = now + _backoff(
-                self._server_failures, FREE_TRIES * SERVER_FACTOR
+                len(self._server_failures), FREE_TRIES * SERVER_FACTOR
             )
-            server_count = self._server_failures
+            server_count = len(self._server_failures)
         log.warning(
-            "A wrong teacher passcode was entered (%d in this session, %d on this server).",
+            "A wrong teacher passcode was entered (%d in this session, %d on this server in "
+            "ten minutes).",
             count,
             server_count,
         )

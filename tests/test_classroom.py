@@ -53,6 +53,7 @@ from tl_core.serving.access import (
     teacher_key,
 )
 from tl_core.serving.jobs import ServerJob
+from tl_core.serving.shelf import Shelf
 from tl_core.tools.bench import sample_drawing
 from tl_core.tools.loadtest import run_load_test
 
@@ -384,3 +385,34 @@ def test_a_heavy_job_waits_between_batches_while_drawings_wait_for_answers() -> 
     started = time.monotonic()
     DRAWINGS_WAITING.wait_until_none(timeout=5)
     assert time.monotonic() - started < 0.5  # nothing waiting: the job goes straight on
+
+
+def test_a_shelf_builds_each_item_once_one_at_a_time_and_keeps_the_newest() -> None:
+    shelf, builds, running, most = Shelf(2), [], [0], [0]
+    lock = threading.Lock()
+
+    def build(key: str) -> str:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        builds.append(key)
+        with lock:
+            running[0] -= 1
+        return key.upper()
+
+    with ThreadPoolExecutor(16) as pool:  # a class asking at once, for two models
+        keys = ["a", "b"] * 8
+        got = list(pool.map(lambda key: shelf.get(key, lambda: build(key)), keys))
+    assert got == [key.upper() for key in keys]
+    assert sorted(builds) == ["a", "b"] and most[0] == 1  # once each, never two at once
+    shelf.get("b", lambda: build("b"))  # "b" used last, so "a" is the oldest
+    shelf.get("c", lambda: build("c"))
+    assert not shelf.has("a") and shelf.has("b") and shelf.has("c")  # the oldest went
+
+    def fails() -> str:
+        raise RuntimeError("a damaged model file")
+
+    with pytest.raises(RuntimeError):
+        shelf.get("d", fails)
+    assert shelf.get("d", lambda: "D") == "D"  # the next call tries again

@@ -4,8 +4,9 @@ Streamlit's `st.cache_resource` is emptied for the whole server by one `clear_ca
 message, which any browser may send: thirty students would then wait while the model loads
 again, and a student could make the server do so on every stroke. A `Shelf` is a plain
 object of the process that no message reaches. It builds each item once, even when thirty
-sessions ask for it at the same moment (the others wait for the first), and keeps the
-newest few.
+sessions ask for it at the same moment (the others wait for the first), one item at a time
+(a student picking run after run on Results loads one model at a time, never four at
+once), and keeps the newest few.
 """
 
 import threading
@@ -20,8 +21,8 @@ class Shelf:
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._building: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()  # guards _items
+        self._building = threading.Lock()  # one build at a time
 
     def has(self, key: Hashable) -> bool:
         with self._lock:
@@ -34,16 +35,11 @@ class Shelf:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
+        with self._building:
             with self._lock:
                 if key in self._items:
                     return self._items[key]
-            try:
-                item = build()
-            finally:
-                with self._lock:
-                    self._building.pop(key, None)
+            item = build()
             with self._lock:
                 self._items[key] = item
                 while len(self._items) > self.size:

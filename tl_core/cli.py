@@ -180,10 +180,42 @@ def _parser() -> argparse.ArgumentParser:
     drawn.add_argument("--png", type=Path, help="write the canvases as a contact sheet here")
     drawn.set_defaults(command=_drawn)
 
+    lesson = commands.add_parser(
+        "lesson", help="save the model in use and the class set as one file, or open one"
+    )
+    lesson.add_argument("action", choices=("save", "open"))
+    lesson.add_argument("file", type=Path, help="the lesson file (.digitlab)")
+    _add_runs_dir(lesson)
+    lesson.set_defaults(command=_lesson)
+
     info = commands.add_parser("info", help="which data, weights and runs this machine has")
     _add_runs_dir(info)
     info.set_defaults(command=_info)
     return parser
+
+
+def _lesson(args: argparse.Namespace) -> int:
+    """Save the model in use and the class set to one file, or open one here."""
+    from tl_core.files import write_atomic
+    from tl_core.pipeline.runs import latest_complete_run, resolve_runs_dir
+    from tl_core.serving.lessonfile import LessonError, open_lesson, save_lesson
+
+    runs_dir = resolve_runs_dir(args.runs_dir)
+    if args.action == "save":
+        run = latest_complete_run(runs_dir)
+        if run is None:
+            raise LessonError("There is no trained model to save: train one first.")
+        saved = []  # the file appears only once it is whole
+        write_atomic(args.file, lambda handle: saved.append(save_lesson(handle, run)))
+        (summary,) = saved
+        print(f"saved {args.file}: run {summary.run_name}, {summary.drawings} drawings")
+    else:
+        summary = open_lesson(args.file, runs_dir)
+        print(
+            f"opened {args.file}: run {summary.run_name} (now the model in use), "
+            f"{summary.drawings} drawings added, {summary.skipped_drawings} already there"
+        )
+    return 0
 
 
 FLAG_ALIASES = {"data_path": "--data", "data_source": "--source"}  # the README's short names

@@ -38,6 +38,7 @@ from tl_core.pipeline.handwriting import (
     read_digit,
 )
 from tl_core.pipeline.runs import Run
+from tl_core.serving.lessonfile import SUFFIX, lesson_files, lessons_dir
 from tl_core.teaching.adapt import Adaptation, adapt_to_class, adopt_as_teacher, check_enough
 from tl_core.teaching.classwall import WALL_SIZE, in_cell, summarise
 
@@ -234,6 +235,53 @@ def new_class_set() -> None:
                 st.rerun()
 
 
+def lesson_files_box() -> None:
+    """The teacher's lesson as one file: saved to take home or to another computer, or
+    opened from the server's lessons folder (a lesson is larger than an upload may be)."""
+    with st.expander(_("Save or open a lesson"), icon=":material/save:"):
+        run = model_in_use()
+        entered, here = credentials()
+        if run is None:
+            st.caption(_(NO_MODEL_YET))
+        else:
+            st.download_button(
+                _("Save this lesson"),
+                data=lambda: server_job().lesson_bytes(run, entered, here),
+                file_name=f"digit-lab-{run.name}{SUFFIX}",
+                mime="application/zip",
+                on_click="ignore",
+                icon=":material/download:",
+                help=_("The model in use with its run record, and the class set's drawings."),
+            )
+        files = lesson_files()
+        st.caption(
+            _(
+                "To open a lesson, put its file in `{folder}` on the server (or run `python -m "
+                "tl_core lesson open FILE` there).",
+                folder=str(lessons_dir()),
+            )
+        )
+        if not files:
+            return
+        chosen = st.selectbox(
+            _("Lesson files on this server"), files, format_func=lambda path: path.name
+        )
+        if st.button(_("Open this lesson"), key="open_lesson", icon=":material/upload_file:"):
+            try:
+                summary = server_job().open_lesson(chosen, entered, here)
+            except DigitLabError as error:
+                st.error(str(error))
+            else:
+                st.success(
+                    _(
+                        "Opened: run {run} is now the model in use; {count} drawings joined "
+                        "the class set.",
+                        run=summary.run_name,
+                        count=number(summary.drawings),
+                    )
+                )
+
+
 def adaptation_result(adaptation: Adaptation) -> None:
     """Old and new model side by side, and the teacher's choice to use the new one."""
     st.markdown(
@@ -332,3 +380,4 @@ if result is not None:
     adaptation_result(result)
 if may_control_training():
     new_class_set()
+    lesson_files_box()

@@ -12,6 +12,7 @@ from streamlit_drawable_canvas import CanvasResult, st_canvas
 from pages.common import (
     DRAWN_DIGIT,
     NO_MODEL_YET,
+    model_in_use,
     predictor_in_use,
     session_id,
     speak_the_session_language,
@@ -21,7 +22,7 @@ from pages.common import (
 )
 from tl_core.errors import ClassSetFull, ImageError, NoDigitFound
 from tl_core.i18n import N_, Text, _, number, percent
-from tl_core.pipeline.handwriting import remove_drawing, save_drawing
+from tl_core.pipeline.handwriting import not_trained_on, remove_drawing, save_drawing
 from tl_core.pipeline.images import (
     MAX_UPLOAD_BYTES,
     NOT_A_DRAWING,
@@ -361,5 +362,22 @@ def draw_and_answer() -> None:
     steps_shown(your_picture(image, canvas_png), prediction, predictor.input_size)
 
 
+def what_the_model_does() -> None:
+    """One line against the commonest misconceptions: the model learns from every use, and
+    its confidence is the truth. Drawn once per visit, not on every stroke."""
+    run = model_in_use()
+    waiting = len(not_trained_on(run.status.get("handwriting_trained", []))) if run else 0
+    st.caption(
+        _(
+            "The network only guesses: its confidence is how sure it is, not whether it is "
+            "right. It learns nothing from your drawing; it learns from the class's drawings "
+            "only when the teacher presses “Teach it our handwriting” ({count} drawings "
+            "waiting).",
+            count=number(waiting),
+        )
+    )
+
+
 st.title(":material/draw: " + _("Draw a digit"))
+what_the_model_does()
 draw_and_answer()

@@ -22,7 +22,7 @@ from pages.common import (
 from tl_core.errors import DigitLabError
 from tl_core.i18n import N_, _, number, percent
 from tl_core.pipeline.evaluate import commonest_confusions, score, weakest_digit
-from tl_core.pipeline.handwriting import class_entries, load_handwriting
+from tl_core.pipeline.handwriting import load_handwriting, not_trained_on
 from tl_core.pipeline.images import mosaic
 from tl_core.pipeline.people import CREDIT
 from tl_core.pipeline.runs import STATE_NAMES
@@ -100,8 +100,7 @@ scored_set(
     _("This run is older than the drawn-digit set: train again."),
 )
 trained_on = run.status.get("handwriting_trained", [])
-trained_names = set(trained_on)
-unseen = tuple(e.name for e in class_entries() if e.name not in trained_names)
+unseen = tuple(not_trained_on(trained_on))
 __, shared = predictor_in_use()
 if unseen and shared is not None:
     accuracy, count = handwriting_accuracy(*run.model_key, unseen)

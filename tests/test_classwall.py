@@ -17,6 +17,7 @@ from tl_core.pipeline.handwriting import (
     class_entries,
     expire_drawings,
     load_handwriting,
+    not_trained_on,
     parse_name,
     remove_drawing,
     save_drawing,
@@ -229,3 +230,13 @@ def test_a_clicked_square_of_misread_drawings_shows_why_the_model_read_them_so(
     app.run()
     assert "1 drawing(s) meant as 7, read as 7" in texts(app)
     assert "orange marks" not in texts(app)  # read right: nothing to explain
+
+
+def test_draw_says_the_model_only_guesses_and_how_many_drawings_wait_for_the_teacher(
+    trained_run: Run,
+) -> None:
+    save_class_set([(1, 1), (2, 2)])
+    app = page("draw")
+    line = next(text for text in app.caption if "The network only guesses" in text.value)
+    assert "(2 drawings waiting)" in line.value and "not whether it is right" in line.value
+    assert not_trained_on([class_entries()[0].name]) == [class_entries()[1].name]

@@ -112,3 +112,24 @@ def test_the_command_line_saves_and_opens_a_lesson(trained_run: Run, tmp_path: P
     assert main(["lesson", "open", str(file), "--runs-dir", str(other)]) == 0
     assert latest_complete_run(other).status["model_sha256"] == (trained_run.status["model_sha256"])
     assert main(["lesson", "open", str(tmp_path / "missing.digitlab")]) == 2
+
+
+def test_the_teacher_opens_a_lesson_from_the_class_page_a_student_sees_no_such_control(
+    trained_run: Run, teacher_passcode: str, tmp_path: Path
+) -> None:
+    from test_app import page, texts
+
+    from tl_core.serving.lessonfile import lessons_dir
+
+    save_class_set([(5, 5)])
+    lesson = saved(trained_run)
+    lessons_dir().mkdir(parents=True)
+    (lessons_dir() / "class-7b.digitlab").write_bytes(lesson)
+    app = page("classroom")
+    assert not [b for b in app.button if b.key == "open_lesson"]  # a student
+    app.text_input(key="teacher_passcode_field").input(teacher_passcode).run()
+    app.button(key="open_lesson").click().run()
+    assert not app.exception, app.exception
+    assert "is now the model in use; 0 drawings joined" in texts(app)  # already here
+    assert latest_complete_run(trained_run.path.parent).name != trained_run.name
+    assert len(app.get("download_button")) == 1  # "Save this lesson"

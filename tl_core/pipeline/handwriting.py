@@ -252,6 +252,14 @@ def remove_drawing(name: str, folder: Path | None = None) -> bool:
     return True
 
 
+def not_trained_on(trained: list[str] | tuple[str, ...], folder: Path | None = None) -> list[str]:
+    """The names of the class set's drawings that a model did not train on (`trained`: the
+    names its run records), newest first: what "our handwriting" is measured on, and what
+    "Teach it our handwriting" would learn from."""
+    seen = set(trained)
+    return [entry.name for entry in class_entries(folder) if entry.name not in seen]
+
+
 def load_handwriting(folder: Path | None = None) -> Handwriting:
     """Every saved drawing that reads back as a labelled 28x28 digit; others are skipped."""
     folder = folder or handwriting_dir()

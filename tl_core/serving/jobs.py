@@ -31,10 +31,11 @@ from tl_core.pipeline.handwriting import (
     start_new_class_set,
 )
 from tl_core.pipeline.predict import DRAWINGS_WAITING
-from tl_core.pipeline.runs import recover_interrupted, resolve_runs_dir
+from tl_core.pipeline.runs import Run, recover_interrupted, resolve_runs_dir
 from tl_core.pipeline.train import ProgressEvent, train
 from tl_core.serving.access import NO_PASSCODE, TeacherKey, may_control_training, not_allowed
 from tl_core.serving.hosting import check_limits, hosting_limits
+from tl_core.serving.lessonfile import LessonSummary, lesson_bytes, open_lesson
 
 IDLE, RUNNING, STOPPING, DONE, STOPPED, FAILED = (
     "idle",
@@ -137,6 +138,17 @@ class ServerJob:
         self.check_teacher(entered, on_this_computer)
         expire_drawings()
         return start_new_class_set(keep)
+
+    def lesson_bytes(self, run: Run, entered: str | None, on_this_computer: bool) -> bytes:
+        """The teacher saves the lesson: the model in use and the class set, as one file."""
+        self.check_teacher(entered, on_this_computer)
+        return lesson_bytes(run)
+
+    def open_lesson(self, file: Path, entered: str | None, on_this_computer: bool) -> LessonSummary:
+        """The teacher opens a lesson file: its model becomes the model in use, its drawings
+        join the class set (tl_core.serving.lessonfile checks the file first)."""
+        self.check_teacher(entered, on_this_computer)
+        return open_lesson(file, self.runs_dir)
 
     def latest(self, kind: str) -> tuple[str, Any] | None:
         """(title, result) of the last finished job of this kind since the server started."""

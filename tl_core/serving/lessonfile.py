@@ -33,10 +33,12 @@ from PIL import Image
 from tl_core.errors import DigitLabError
 from tl_core.files import write_atomic
 from tl_core.i18n import Text
+from tl_core.paths import digitlab_home
 from tl_core.pipeline.handwriting import DIGIT_SHAPE, class_entries, handwriting_dir, parse_name
 from tl_core.pipeline.runs import COMPLETE, RECORDED_FILES, Run, resolve_runs_dir
 
 FORMAT, VERSION = "digit-lab-lesson", 1
+SUFFIX = ".digitlab"
 MANIFEST = "manifest.json"
 RUN_FILES = ("status.json", *RECORDED_FILES)
 MAX_LESSON_BYTES = 300 * 2**20  # a run's model is about 35 MB; 2,000 drawings about 1.5 MB
@@ -61,6 +63,28 @@ NOT_A_LESSON = Text(
     "This is not a Digit Lab lesson file: choose a file saved by “Save this lesson”."
 )
 DAMAGED = Text("This lesson file is damaged (a part of it does not match): save it again.")
+
+
+def lessons_dir() -> Path:
+    """Where the app looks for lesson files to open (a lesson is larger than an upload may
+    be): beside the runs and the class set."""
+    return digitlab_home() / "lessons"
+
+
+def lesson_files() -> list[Path]:
+    """The lesson files in `lessons_dir`, newest first."""
+    folder = lessons_dir()
+    found = (
+        [path for path in folder.glob(f"*{SUFFIX}") if path.is_file()] if folder.is_dir() else []
+    )
+    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def lesson_bytes(run: Run) -> bytes:
+    """The lesson as bytes, for the app's download."""
+    buffer = io.BytesIO()
+    save_lesson(buffer, run)
+    return buffer.getvalue()
 
 
 def save_lesson(target: Path | BinaryIO, run: Run, folder: Path | None = None) -> LessonSummary:

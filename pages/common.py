@@ -366,25 +366,31 @@ def weights_badge(run: Run) -> str:
 
 
 def curves(history: list[dict[str, float]] | tuple[dict[str, float], ...]) -> None:
-    """Accuracy and loss, train and validation, one point per epoch; each chart carries its
-    text alternative (st.line_chart's hover layer is an unlabelled graphic to a screen
-    reader, which axe-core counts as a serious violation)."""
+    """Accuracy, digits read wrong per 100 and loss, train and validation, one point per
+    epoch, each axis fitted to its values (with a pretrained base a 0-to-1 accuracy axis
+    shows two flat lines at the top); each chart carries its text alternative
+    (st.line_chart's hover layer is an unlabelled graphic to a screen reader, which axe-core
+    counts as a serious violation)."""
     import pandas as pd  # here: Home, the first page, needs no pandas (half a second)
 
-    from tl_core.teaching.lesson import CURVE_NAMES, curves_sentence
+    from tl_core.teaching.lesson import CURVE_NAMES, curves_sentence, with_wrong_per_100
 
-    history = list(history)
+    history = with_wrong_per_100(list(history))
+    if not history:
+        return
     frame = pd.DataFrame(history)
-    for column, title, names in zip(
-        st.columns(2),
-        (_("Accuracy"), _("Loss")),
-        (("accuracy", "val_accuracy"), ("loss", "val_loss")),
+    for column, title, names, from_zero in zip(
+        st.columns(3),
+        (_("Accuracy"), _("Wrong per 100 digits"), _("Loss")),
+        (("accuracy", "val_accuracy"), ("wrong", "val_wrong"), ("loss", "val_loss")),
+        (False, True, False),
         strict=True,
     ):
         long = frame.melt("epoch", list(names), var_name="curve", value_name="value")
         long["curve"] = long["curve"].map(lambda name: _(CURVE_NAMES[name]))
         column.markdown(f"**{title}**")
-        column.vega_lite_chart(long, curve_spec(title, curves_sentence(history, names)))
+        spec = curve_spec(title, curves_sentence(history, names), from_zero)
+        column.vega_lite_chart(long, spec)
 
 
 def translated(spec: dict[str, Any], field_titles: dict[str, str]) -> dict[str, Any]:
@@ -403,8 +409,9 @@ def translated(spec: dict[str, Any], field_titles: dict[str, str]) -> dict[str, 
     return {**spec, "encoding": encoding}
 
 
-def curve_spec(title: str, description: str) -> dict[str, Any]:
-    """A line per curve over the epochs, in colours colour-blind students can tell apart."""
+def curve_spec(title: str, description: str, from_zero: bool) -> dict[str, Any]:
+    """A line per curve over the epochs, in colours colour-blind students can tell apart;
+    the y axis fits the values, or starts at zero (`from_zero`: counts of wrong digits)."""
     return {
         "description": description,
         "mark": {"type": "line", "point": True},
@@ -415,7 +422,12 @@ def curve_spec(title: str, description: str) -> dict[str, Any]:
                 "title": _("epoch"),
                 "axis": {"tickMinStep": 1},
             },
-            "y": {"field": "value", "type": "quantitative", "title": title.lower()},
+            "y": {
+                "field": "value",
+                "type": "quantitative",
+                "title": title.lower(),
+                "scale": {"zero": from_zero},
+            },
             "color": {
                 "field": "curve",
                 "type": "nominal",

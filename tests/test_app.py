@@ -1,5 +1,6 @@
 """Every page of the Streamlit app, run headless with streamlit.testing.v1.AppTest."""
 
+import json
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from tl_core.config import TrainConfig
 from tl_core.pipeline.evaluate import weakest_digit
 from tl_core.pipeline.predict import Predictor
 from tl_core.pipeline.runs import Run, load_model
+from tl_core.teaching.lesson import with_wrong_per_100
 
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -182,6 +184,14 @@ def test_results_page_shows_metrics_confusion_and_runs(trained_run: Run) -> None
     assert app.metric[labels.index("Drawn-digit set")].value == f"{metrics['drawn_accuracy']:.1%}"
     weakest = weakest_digit(metrics["people_per_digit"])
     assert f"Weakest digit and its accuracy: {weakest}." in texts(app)
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    lines = [spec for spec in specs if spec.get("mark") == {"type": "line", "point": True}]
+    curves = {spec["encoding"]["y"]["title"]: spec for spec in lines}
+    assert set(curves) == {"accuracy", "wrong per 100 digits", "loss"}
+    fitted = curves["accuracy"]["encoding"]["y"]["scale"]
+    assert fitted == {"zero": False}  # the axis fits the values, not 0 to 1
+    last = trained_run.history[-1]
+    assert with_wrong_per_100([last])[0]["val_wrong"] == round(100 * (1 - last["val_accuracy"]), 2)
     app.selectbox(key="true").set_value(0).run()
     app.selectbox(key="guess").set_value(0).run()
     assert not app.exception

@@ -1,6 +1,6 @@
 # Digit Lab in a container: `docker build -t digit-lab .` then
 # `docker run -p 8501:8501 -v digit-lab-data:/data -e DIGITLAB_JOIN_URL=http://<host>:8501 digit-lab`
-# (see the README).
+# (see docs/deploy.md).
 # BASE: any Debian-like image whose `python` and `pip` are Python 3.11 (the tests build on one
 # made locally with mmdebstrap, tests/test_container.py: no image registry is needed).
 ARG BASE=python:3.11-slim

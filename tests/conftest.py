@@ -25,8 +25,8 @@ pytest_plugins = ["containers"]  # the podman engine and the image, for -k conta
 
 
 def pytest_report_header() -> str:
-    """This machine's float32 matmul rate, so a session's times can be judged (the README's
-    test times were measured at about 200 GFLOP/s)."""
+    """This machine's float32 matmul rate, so a session's times can be judged against the
+    README's test time and the rate docs/performance.md gives with it."""
     from tl_core.tools.bench import float32_matmul_rate
 
     return f"float32 matmul: {float32_matmul_rate():.0f} GFLOP/s on {os.cpu_count()} cores"

@@ -2,7 +2,7 @@
 with `podman kube play` (the volume claim and the Deployment: podman has no Service, Ingress
 or NetworkPolicy, so each pod's port is published on 127.0.0.1 for the test, and the Service
 and Ingress are checked as text; tests/test_manifests.py checks all of them as a cluster and
-a scanner would). Each class's passcode is a Secret made apart, as the README's `kubectl
+a scanner would). Each class's passcode is a Secret made apart, as docs/deploy.md's `kubectl
 create secret` makes it: without it the class does not start; with it, both classes answer a
 drawing, a drawing saved in one never appears in the other, and each gets its own passcode.
 The pod runs as the manifest says: uid 1000, a read-only root file system, /data and /tmp
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 
 def render(school: str, image: str) -> str:
-    """The manifest for one class, as `envsubst` renders it (the README's command)."""
+    """The manifest for one class, as `envsubst` renders it (docs/deploy.md's command)."""
     return Template(MANIFEST.read_text()).substitute(
         CLASS=school, DOMAIN="digitlab.test", IMAGE=image
     )

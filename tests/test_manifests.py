@@ -1,10 +1,10 @@
 """The Kubernetes manifests and the Dockerfile, as a cluster and a security scanner see them.
 
-`deploy/kubernetes/class.yaml` is rendered as the README's command renders it (envsubst with
+`deploy/kubernetes/class.yaml` is rendered as docs/deploy.md's command renders it (envsubst with
 CLASS, DOMAIN and IMAGE), every document is checked against Kubernetes's own schemas
 (kubernetes-validate, offline), and checkov scans the manifests and the Dockerfile (offline,
 `--skip-download`): a finding fails the test unless it is in ALLOWED with its reason, the
-same list the README's deploy section gives. The Pod Security "restricted" fields are also
+same list docs/deploy.md's cluster section gives. The Pod Security "restricted" fields are also
 asserted one by one, so a scanner's change of rules can't hide a loosened manifest.
 """
 
@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 CLASS_MANIFEST, NAMESPACE_MANIFEST = KUBERNETES / "class.yaml", KUBERNETES / "namespace.yaml"
 KUBERNETES_VERSION = "1.30"
-# The README's example values; the image by digest, as the README advises.
+# docs/deploy.md's example values; the image by digest, as it advises.
 VARIABLES = {
     "CLASS": "7a",
     "DOMAIN": "digitlab.school.example",
     "IMAGE": "registry.school.example/digit-lab@sha256:" + "0" * 64,
 }
-# checkov's findings kept on purpose, each with its reason (the README lists the same).
+# checkov's findings kept on purpose, each with its reason (docs/deploy.md lists the same).
 ALLOWED = {
     "CKV_K8S_11": "no CPU limit: the request reserves the 2 cores a class was measured on, "
     "and a limit would throttle TensorFlow's threads (sized from the node's cores) in bursts "
@@ -59,7 +59,7 @@ MUST_PASS = {
 
 
 def render(text: str) -> str:
-    """A manifest as `envsubst` renders it with the README's variables."""
+    """A manifest as `envsubst` renders it with docs/deploy.md's variables."""
     return Template(text).substitute(VARIABLES)
 
 

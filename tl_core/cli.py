@@ -218,7 +218,7 @@ def _lesson(args: argparse.Namespace) -> int:
     return 0
 
 
-FLAG_ALIASES = {"data_path": "--data", "data_source": "--source"}  # the README's short names
+FLAG_ALIASES = {"data_path": "--data", "data_source": "--source"}  # docs/deploy.md's names
 DEFAULT_NOTES = {"weights": "pretrained: ImageNet if here or downloadable, else edges"}
 
 

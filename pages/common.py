@@ -433,7 +433,7 @@ def curve_spec(title: str, description: str, from_zero: bool) -> dict[str, Any]:
                 "type": "nominal",
                 "title": None,
                 "scale": {"range": list(OKABE_ITO[:2])},
-                "legend": {"orient": "bottom"},
+                "legend": {"orient": "bottom", "direction": "vertical", "labelLimit": 0},
             },
         },
     }

@@ -20,6 +20,7 @@ from tl_core.pipeline.handwriting import (
     not_trained_on,
     parse_name,
     remove_drawing,
+    remove_half_written,
     save_drawing,
     start_new_class_set,
 )
@@ -80,6 +81,14 @@ def test_a_new_class_set_puts_the_old_one_aside_or_deletes_it_and_old_drawings_e
     assert expire_drawings(folder, now=time.time()) == 0
     assert expire_drawings(folder, now=later) == 3  # the set's one and the two put aside
     assert class_entries(folder) == [] and not aside.exists()
+
+
+def test_a_save_killed_halfway_leaves_nothing_once_the_server_starts_again(tmp_path: Path) -> None:
+    save_class_set([(1, 1)], tmp_path)
+    leftover = tmp_path / ".3-20261202-173251897176-5c1790-g7-094.png.ny35r5ou"
+    leftover.write_bytes(b"\x89PNG half")  # what kill -9 during write_atomic leaves
+    assert remove_half_written(tmp_path) == 1 and not leftover.exists()
+    assert [entry.label for entry in class_entries(tmp_path)] == [1]  # the saved one stays
 
 
 def test_a_session_saves_one_drawing_a_second_and_the_server_takes_a_class_burst() -> None:

@@ -193,6 +193,17 @@ def expire_drawings(folder: Path | None = None, now: float | None = None) -> int
     return removed
 
 
+def remove_half_written(folder: Path | None = None) -> int:
+    """Delete the temporary files a save killed halfway left (`.<name>.png.<random>`, from
+    tl_core.files.write_atomic); returns how many. The server does it when it starts, as
+    it marks a killed run interrupted: no saved drawing is ever half a file."""
+    folder = folder or handwriting_dir()
+    leftovers = [path for path in folder.glob(".*.png.*") if path.is_file()]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def archive_dir(folder: Path | None = None) -> Path:
     """Where `start_new_class_set` puts a set aside: one folder per set, beside the set."""
     folder = folder or handwriting_dir()

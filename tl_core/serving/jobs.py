@@ -28,6 +28,7 @@ from tl_core.pipeline.handwriting import (
     class_entries,
     expire_drawings,
     remove_drawing,
+    remove_half_written,
     start_new_class_set,
 )
 from tl_core.pipeline.predict import DRAWINGS_WAITING
@@ -83,6 +84,7 @@ class ServerJob:
         self.runs_dir = runs_dir
         self.key = key
         recover_interrupted(resolve_runs_dir(runs_dir))
+        remove_half_written()
         expire_drawings()
         self._lock = threading.Lock()
         self._status = JobStatus()

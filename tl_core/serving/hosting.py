@@ -197,7 +197,7 @@ def join_address(
         return environ[JOIN_URL_ENV].rstrip("/")
     if browser_url and not _is_local(urlsplit(browser_url).hostname):
         return browser_url.rstrip("/")
-    if address in LOCAL_ONLY:
+    if not students_can_reach(address):
         return None
     if address and address not in ANY_ADDRESS:
         return f"http://{address}:{port}"

@@ -73,10 +73,7 @@ def lessons_dir() -> Path:
 
 def lesson_files() -> list[Path]:
     """The lesson files in `lessons_dir`, newest first."""
-    folder = lessons_dir()
-    found = (
-        [path for path in folder.glob(f"*{SUFFIX}") if path.is_file()] if folder.is_dir() else []
-    )
+    found = [path for path in lessons_dir().glob(f"*{SUFFIX}") if path.is_file()]
     return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
@@ -121,10 +118,9 @@ def open_lesson(
     name = f"{stamp}-{_sha256(members['run/status.json'])[:4]}"  # as create_run names runs
     staging = runs_dir / f".lesson-{name}"
     staging.mkdir(parents=True, exist_ok=True)
-    try:
+    try:  # the run appears whole, by one rename of its folder
         for file in RUN_FILES:
-            data = members[f"run/{file}"]
-            write_atomic(staging / file, lambda handle, data=data: handle.write(data))
+            (staging / file).write_bytes(members[f"run/{file}"])
         staging.rename(runs_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
